@@ -1,0 +1,98 @@
+"""Wiring: one Settings in, the providers, retriever, pipeline and indexer out.
+
+Each process (CLI run, Lambda cold start) builds one ``Kotae`` and reuses it.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from kotae.indexer import Indexer
+from kotae.pipeline import AnswerPipeline
+from kotae.prompts import DirectorySource, DynamoDBSource, PromptRegistry, PromptSource
+from kotae.providers import EMBEDDERS, GENERATORS, STORES, Embedder, Generator, Store
+from kotae.render import DocumentRenderer
+from kotae.retrieval import Retriever
+from kotae.settings import Settings, load_settings
+from kotae.templates import default_prompts_dir
+
+
+class Kotae:
+    """Lazily built components; tests pass fakes in through the keyword arguments."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: Store | None = None,
+        embedder: Embedder | None = None,
+        generator: Generator | None = None,
+        prompt_sources: list[PromptSource] | None = None,
+    ) -> None:
+        self.settings = settings or load_settings()
+        self._overrides: dict[str, Any] = {"store": store, "embedder": embedder, "generator": generator}
+        self._prompt_sources = prompt_sources
+
+    @cached_property
+    def prompts_dir(self) -> Any:
+        return default_prompts_dir(self.settings.prompts_dir)
+
+    @cached_property
+    def embedder(self) -> Embedder | None:
+        if self._overrides["embedder"] is not None:
+            return self._overrides["embedder"]
+        return EMBEDDERS.create(self.settings.embedder, self.settings)
+
+    @cached_property
+    def store(self) -> Store:
+        return self._overrides["store"] or STORES.create(self.settings.store, self.settings)
+
+    @cached_property
+    def generator(self) -> Generator:
+        return self._overrides["generator"] or GENERATORS.create(self.settings.generator, self.settings)
+
+    @cached_property
+    def prompts(self) -> PromptRegistry:
+        if self._prompt_sources is not None:
+            return PromptRegistry(*self._prompt_sources)
+        sources: list[PromptSource] = []
+        if self.settings.prompt_source == "dynamodb":
+            from kotae.aws import client
+
+            sources.append(DynamoDBSource(self.settings.prompt_table, client("dynamodb", self.settings.aws_region)))
+        sources.append(DirectorySource(self.prompts_dir))
+        return PromptRegistry(*sources)
+
+    @cached_property
+    def renderer(self) -> DocumentRenderer:
+        return DocumentRenderer(
+            self.prompts_dir, chunk_chars=self.settings.chunk_chars, chunk_overlap=self.settings.chunk_overlap
+        )
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        return Retriever(self.store, self.embedder, mode=self.settings.retrieval_mode)
+
+    @cached_property
+    def indexer(self) -> Indexer:
+        return Indexer(self.renderer, self.store, self.embedder)
+
+    @cached_property
+    def pipeline(self) -> AnswerPipeline:
+        s = self.settings
+        return AnswerPipeline(
+            self.retriever,
+            self.prompts,
+            self.generator,
+            prompt_task=s.prompt_task,
+            prompt_version=s.prompt_version,
+            top_k=s.top_k,
+            min_relevance=s.min_relevance,
+            max_question_chars=s.max_question_chars,
+            max_context_chars=s.max_context_chars,
+        )
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()

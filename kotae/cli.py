@@ -1,0 +1,213 @@
+"""The `kotae` command line: ingest, search, ask and evaluate on the configured deployment."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from kotae.errors import ConfigError, InputError, KotaeError
+from kotae.settings import Settings, load_settings
+
+app = typer.Typer(help="kotae (答え): answers from your team's own knowledge.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure retrieval and answers.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+class State:
+    overrides: dict[str, Any] = {}
+
+
+def settings(**extra: Any) -> Settings:
+    return load_settings(**{**State.overrides, **extra})
+
+
+def _kotae(**extra: Any) -> Any:
+    from kotae.app import Kotae
+
+    return Kotae(settings(**extra))
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+@app.callback()
+def main_options(
+    data_dir: Annotated[Optional[Path], typer.Option(help="Overrides KOTAE_DATA_DIR.")] = None,  # noqa: UP007
+    embedder: Annotated[Optional[str], typer.Option(help="none | local | titan (KOTAE_EMBEDDER).")] = None,  # noqa: UP007
+    generator: Annotated[Optional[str], typer.Option(help="extractive | bedrock (KOTAE_GENERATOR).")] = None,  # noqa: UP007
+) -> None:
+    """Options given here win over KOTAE_* environment variables."""
+    State.overrides = {"data_dir": data_dir, "embedder": embedder, "generator": generator}
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="A JSONL file of knowledge items.")],
+    batch: Annotated[int, typer.Option(min=1, help="Items embedded together.")] = 64,
+) -> None:
+    """Index knowledge items from a JSONL file; bad lines are reported, good ones still indexed."""
+    from kotae.loader import LineError, read_items
+
+    kotae = _kotae()
+    entries = list(read_items(path))
+    errors = [e for _, e in entries if isinstance(e, LineError)]
+    items = [(n, e) for n, e in entries if not isinstance(e, LineError)]
+    outcomes: Counter[str] = Counter()
+    with _progress() as progress:
+        task = progress.add_task("indexing", total=len(items))
+        for start in range(0, len(items), batch):
+            part = items[start : start + batch]
+            for result in kotae.indexer.index_many([(item, None) for _, item in part]):
+                outcomes[result.outcome] += 1
+            progress.advance(task, len(part))
+    for error in errors:
+        err.print(f"[yellow]line {error.line}[/]: {escape(error.message)}")
+    summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) or "nothing indexed"
+    out.print(f"{path}: {summary}; {len(errors)} line(s) rejected; store has {kotae.store.count()} chunks")
+    kotae.close()
+    if errors and not items:
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    query: str,
+    k: Annotated[int, typer.Option("--k", min=1, max=100)] = 10,
+    scope: Annotated[Optional[list[str]], typer.Option(help="Only what these scopes may see.")] = None,  # noqa: UP007
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Ranked hits for a query, with keys, titles and scores."""
+    from kotae.models import Filters
+
+    kotae = _kotae()
+    question = kotae.pipeline.validate(query)
+    hits = kotae.retriever.search(question, k, Filters(scopes=tuple(scope) if scope else None))
+    if as_json:
+        print(json.dumps([_hit_json(h) for h in hits], ensure_ascii=False, indent=2))
+        return
+    table = Table("#", "key", "title", "score", "relevance")
+    for rank, hit in enumerate(hits, start=1):
+        table.add_row(str(rank), escape(hit.document.item_key), escape(hit.document.title[:70]), f"{hit.score:.4f}", f"{hit.relevance:.2f}")
+    out.print(table if hits else "no hits")
+
+
+def _hit_json(hit: Any) -> dict[str, Any]:
+    d = hit.document
+    return {
+        "key": d.item_key, "chunk_id": d.chunk_id, "title": d.title, "url": d.url, "kind": d.kind,
+        "score": hit.score, "relevance": hit.relevance, "lexical_rank": hit.lexical_rank, "dense_rank": hit.dense_rank,
+    }
+
+
+@app.command()
+def ask(
+    question: str,
+    scope: Annotated[Optional[list[str]], typer.Option(help="Scopes the asker may see (default: all).")] = None,  # noqa: UP007
+    prompt_version: Annotated[Optional[str], typer.Option(help="Overrides KOTAE_PROMPT_VERSION.")] = None,  # noqa: UP007
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Answer a question from the knowledge, with sources."""
+    from kotae.pipeline import AskOptions
+
+    kotae = _kotae()
+    options = AskOptions(scopes=tuple(scope) if scope else None, prompt_version=prompt_version)
+    answer = kotae.pipeline.ask(question, options=options)
+    if as_json:
+        print(answer.model_dump_json(indent=2, exclude={"hits"}))
+        return
+    out.print(escape(answer.text))
+    if answer.citations:
+        out.print("\n[bold]Sources[/]")
+        for c in answer.citations:
+            where = f" <{c.url}>" if c.url else ""
+            out.print(f"  [{c.id}] {escape(c.title)} ({escape(c.key)}){escape(where)}")
+    out.print(
+        f"\n[dim]prompt {answer.prompt_task}/{answer.prompt_version} · model {answer.model_id} · "
+        + " · ".join(f"{k} {v:.0f} ms" for k, v in answer.timings_ms.items())
+        + "[/]"
+    )
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    directory: Annotated[Path, typer.Argument(help="A BEIR directory: corpus.jsonl, queries.jsonl, qrels/test.tsv.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=100)] = 10,
+    mode: Annotated[Optional[str], typer.Option(help="hybrid | lexical | dense (KOTAE_RETRIEVAL_MODE).")] = None,  # noqa: UP007
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N queries.")] = None,  # noqa: UP007
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Index a BEIR set into a throwaway store and report nDCG, Recall and MRR at k."""
+    from kotae.app import Kotae
+    from kotae.evaluation import corpus_items, evaluate, load_beir
+    from kotae.providers.sqlite_store import SQLiteStore
+
+    data = load_beir(directory)
+    queries = dict(list(data.queries.items())[:limit]) if limit else data.queries
+    with tempfile.TemporaryDirectory(prefix="kotae-eval-") as scratch:
+        config = settings(data_dir=Path(scratch), retrieval_mode=mode)
+        if config.retrieval_mode == "dense" and config.embedder == "none":
+            raise ConfigError("--mode dense needs an embedder: set KOTAE_EMBEDDER=local or titan")
+        kotae = Kotae(config, store=SQLiteStore(Path(scratch) / "eval.sqlite3"))
+        items = list(corpus_items(data.corpus))
+        with _progress() as progress:
+            task = progress.add_task("indexing", total=len(items))
+            for start in range(0, len(items), 128):
+                kotae.indexer.index_many([(item, None) for item in items[start : start + 128]])
+                progress.advance(task, len(items[start : start + 128]))
+            task = progress.add_task("searching", total=len(queries))
+            result = evaluate(
+                lambda q: [h.document.item_key for h in kotae.retriever.search(q, k, relevance=False)],
+                queries, data.qrels, k, progress=lambda: progress.advance(task),
+            )
+        kotae.close()
+    result = {**result, "mode": config.retrieval_mode, "embedder": config.embedder, "set": str(directory)}
+    if as_json:
+        print(json.dumps(result))
+        return
+    out.print(
+        f"{directory}: {result['queries']} queries, mode {result['mode']}, embedder {result['embedder']}\n"
+        f"nDCG@{k} {result[f'ndcg@{k}']:.3f} · Recall@{k} {result[f'recall@{k}']:.3f} · MRR@{k} {result[f'mrr@{k}']:.3f}"
+    )
+
+
+def main() -> None:
+    """Console entry point: KotaeErrors become one clear line and a non-zero exit code."""
+    try:
+        app(standalone_mode=False)
+    except KotaeError as exc:
+        err.print(f"[red]error[/]: {escape(str(exc))}")
+        sys.exit(2 if isinstance(exc, ConfigError | InputError) else 1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors arrive here with standalone_mode=False
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,103 @@
+"""Items into the store: render, embed only what changed, write, and never let older win.
+
+Shared by ``kotae ingest``, the ingest Lambda and backfill, so all three behave the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Literal
+
+from kotae.models import Document, Item
+from kotae.providers.base import Embedder, ItemState, Store, Vector
+from kotae.render import DocumentRenderer
+from kotae.versions import is_older
+
+Outcome = Literal["indexed", "unchanged", "deleted", "stale"]
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    key: str
+    outcome: Outcome
+    chunks: int = 0
+    embedded: int = 0
+
+
+def embedding_text(doc: Document) -> str:
+    return doc.text if doc.text.startswith(doc.title) else f"{doc.title}\n{doc.text}"
+
+
+def _same(a: Document, b: Document) -> bool:
+    return a.model_dump(exclude={"version"}) == b.model_dump(exclude={"version"})
+
+
+class Indexer:
+    def __init__(self, renderer: DocumentRenderer, store: Store, embedder: Embedder | None) -> None:
+        self.renderer = renderer
+        self.store = store
+        self.embedder = embedder
+
+    def index(self, item: Item, *, version: str | None = None) -> IndexResult:
+        """Upsert one item. Unchanged text is not embedded again; stale chunks are removed."""
+        return self.index_many([(item, version)])[0]
+
+    def index_many(self, entries: Sequence[tuple[Item, str | None]], *, batch: int = 64) -> list[IndexResult]:
+        """Upsert several items, embedding everything that changed in shared batches."""
+        plans = []
+        for item, version in entries:
+            documents = self.renderer.render(item, version=version)
+            state = self.store.state(item.key)
+            if state is not None and is_older(version, state.version):
+                plans.append((item, version, documents, state, [], True))
+                continue
+            todo = [] if self.embedder is None else [
+                d
+                for d in documents
+                if state is None
+                or not state.has_vector.get(d.chunk_id)
+                or state.documents[d.chunk_id].content_hash != d.content_hash
+            ]
+            plans.append((item, version, documents, state, todo, False))
+        pending = [d for plan in plans for d in plan[4]]
+        vectors: dict[str, Vector] = {}
+        if pending:
+            assert self.embedder is not None
+            for start in range(0, len(pending), batch):
+                part = pending[start : start + batch]
+                embedded = self.embedder.embed([embedding_text(d) for d in part], purpose="document")
+                vectors.update({d.chunk_id: v for d, v in zip(part, embedded, strict=True)})
+        return [
+            self._apply(item, version, documents, state, {d.chunk_id: vectors[d.chunk_id] for d in todo}, stale)
+            for item, version, documents, state, todo, stale in plans
+        ]
+
+    def _apply(
+        self,
+        item: Item,
+        version: str | None,
+        documents: list[Document],
+        state: ItemState | None,
+        vectors: dict[str, Vector],
+        stale: bool,
+    ) -> IndexResult:
+        if stale:
+            return IndexResult(item.key, "stale")
+        if (
+            state is not None
+            and not state.deleted
+            and not vectors
+            and set(state.documents) == {d.chunk_id for d in documents}
+            and all(_same(state.documents[d.chunk_id], d) for d in documents)
+        ):
+            return IndexResult(item.key, "unchanged", len(documents))
+        if not self.store.write(item.key, documents, vectors, version=version):
+            return IndexResult(item.key, "stale")
+        return IndexResult(item.key, "indexed", len(documents), len(vectors))
+
+    def remove(self, key: str, *, version: str | None = None) -> IndexResult:
+        """Delete every chunk of an item."""
+        if not self.store.delete(key, version=version):
+            return IndexResult(key, "stale")
+        return IndexResult(key, "deleted")

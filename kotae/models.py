@@ -1,0 +1,137 @@
+"""Typed values that travel through the core. Raw dicts are parsed into these at the boundary."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from kotae.errors import InvalidItem
+
+KEY_FIELDS = ("item_key", "key", "pk", "id")
+DEFAULT_SCOPE = "public"
+
+
+class Item(BaseModel):
+    """A knowledge item: a key, a kind, and whatever attributes the kind has."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    kind: str = "unknown"
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, raw: Any) -> Item:
+        """Parse a plain mapping (a JSONL line or a deserialized DynamoDB image)."""
+        if not isinstance(raw, dict):
+            raise InvalidItem(f"an item must be a JSON object, not {type(raw).__name__}")
+        key = next((raw[f] for f in KEY_FIELDS if raw.get(f) not in (None, "")), None)
+        if key is None:
+            raise InvalidItem(f"the item has no key (one of {', '.join(KEY_FIELDS)})")
+        if not isinstance(key, str | int) or isinstance(key, bool):
+            raise InvalidItem(f"the item key must be a string, not {type(key).__name__}")
+        kind = raw.get("kind")
+        attributes = {k: v for k, v in raw.items() if k not in KEY_FIELDS and k != "kind"}
+        return cls(key=str(key), kind=str(kind) if kind else "unknown", attributes=attributes)
+
+    @property
+    def scopes(self) -> list[str]:
+        value = self.attributes.get("scopes")
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list | set | tuple | frozenset) and value:
+            return sorted(str(v) for v in value)
+        return [DEFAULT_SCOPE]
+
+
+class Document(BaseModel):
+    """One indexable chunk of an item."""
+
+    chunk_id: str
+    item_key: str
+    kind: str
+    title: str
+    text: str
+    chunk_index: int = 0
+    url: str | None = None
+    updated_at: str | None = None
+    scopes: list[str] = Field(default_factory=lambda: [DEFAULT_SCOPE])
+    lang: str | None = None
+    content_hash: str = ""
+    # Ordering of writes to one item (stream sequence number or item version); older never wins.
+    version: str | None = None
+
+
+class Filters(BaseModel):
+    """What a search may see. Scopes are enforced by the store query itself."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scopes: tuple[str, ...] | None = None
+    kinds: tuple[str, ...] | None = None
+
+
+class SearchHit(BaseModel):
+    """A retrieved chunk with its fused score and the trace of how it scored."""
+
+    document: Document
+    score: float
+    relevance: float = 0.0
+    lexical_rank: int | None = None
+    dense_rank: int | None = None
+    lexical_score: float | None = None
+    dense_score: float | None = None
+
+
+class Turn(BaseModel):
+    """One message of thread history."""
+
+    role: Literal["user", "assistant"]
+    text: str
+
+
+class Citation(BaseModel):
+    id: str
+    key: str
+    title: str
+    url: str | None = None
+    score: float
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class Generation(BaseModel):
+    """What a generator returns."""
+
+    text: str
+    model_id: str
+    usage: Usage = Field(default_factory=Usage)
+    stop_reason: str | None = None
+
+
+class Answer(BaseModel):
+    """The result of the answer pipeline, with its whole trace."""
+
+    question: str
+    text: str
+    citations: list[Citation] = Field(default_factory=list)
+    hits: list[SearchHit] = Field(default_factory=list)
+    found: bool = True
+    prompt_task: str
+    prompt_version: str
+    model_id: str
+    usage: Usage = Field(default_factory=Usage)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("timings_ms")
+    @classmethod
+    def _round(cls, value: dict[str, float]) -> dict[str, float]:
+        return {k: round(v, 2) for k, v in value.items()}

@@ -1,0 +1,165 @@
+"""Versioned prompt templates: prompts/<task>/<version>.j2, or the DynamoDB prompt_templates table.
+
+A table item is ``{task_name, prompt_version, prompt_template}`` (partition and sort key), the
+layout the seed articles use so a prompt change is a data change, not a deploy. Templates are
+rendered with StrictUndefined; the current date is a render-time variable.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol
+
+import jinja2
+
+from kotae.errors import PromptNotFound, PromptRenderError, StoreError
+from kotae.templates import make_environment
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    task: str
+    version: str
+    source: str  # where it came from: a file path or dynamodb://table
+    text: str
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    task: str
+    version: str
+    system: str
+    user: str
+
+
+class PromptSource(Protocol):
+    def get(self, task: str, version: str) -> PromptTemplate | None: ...
+
+    def list(self) -> list[PromptTemplate]: ...
+
+
+def _check_name(what: str, value: str) -> None:
+    if not _NAME.match(value):
+        raise PromptNotFound(f"invalid prompt {what} {value!r}: letters, digits, '.', '_' and '-' only")
+
+
+class DirectorySource:
+    """Templates as files: <root>/<task>/<version>.j2 (documents/ holds document templates)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def get(self, task: str, version: str) -> PromptTemplate | None:
+        path = self.root / task / f"{version}.j2"
+        if not path.is_file():
+            return None
+        return PromptTemplate(task, version, str(path), path.read_text(encoding="utf-8"))
+
+    def list(self) -> list[PromptTemplate]:
+        found = []
+        for path in sorted(self.root.glob("*/*.j2")):
+            task = path.parent.name
+            if task == "documents":
+                continue
+            found.append(PromptTemplate(task, path.stem, str(path), path.read_text(encoding="utf-8")))
+        return found
+
+
+class DynamoDBSource:
+    """Templates in the prompt_templates table (task_name, prompt_version -> prompt_template)."""
+
+    def __init__(self, table_name: str, client: Any) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    def get(self, task: str, version: str) -> PromptTemplate | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self._client.get_item(
+                TableName=self.table_name,
+                Key={"task_name": {"S": task}, "prompt_version": {"S": version}},
+                ConsistentRead=True,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"reading prompt {task}/{version} from {self.table_name}: {exc}") from exc
+        item = response.get("Item")
+        if not item or "S" not in item.get("prompt_template", {}):
+            return None
+        return PromptTemplate(task, version, f"dynamodb://{self.table_name}", item["prompt_template"]["S"])
+
+    def list(self) -> list[PromptTemplate]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        out = []
+        try:
+            for page in self._client.get_paginator("scan").paginate(TableName=self.table_name):
+                for item in page.get("Items", []):
+                    out.append(
+                        PromptTemplate(
+                            item["task_name"]["S"],
+                            item["prompt_version"]["S"],
+                            f"dynamodb://{self.table_name}",
+                            item.get("prompt_template", {}).get("S", ""),
+                        )
+                    )
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"listing prompts in {self.table_name}: {exc}") from exc
+        return sorted(out, key=lambda t: (t.task, t.version))
+
+
+class PromptRegistry:
+    """Looks templates up in its sources in order and caches the compiled ones.
+
+    Published versions are immutable, so a cached template never goes stale.
+    """
+
+    def __init__(self, *sources: PromptSource) -> None:
+        self._sources = sources
+        self._env = make_environment()
+        self._cache: dict[tuple[str, str], tuple[PromptTemplate, jinja2.Template]] = {}
+        self._lock = threading.Lock()
+
+    def template(self, task: str, version: str) -> tuple[PromptTemplate, jinja2.Template]:
+        _check_name("task", task)
+        _check_name("version", version)
+        key = (task, version)
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        for source in self._sources:
+            found = source.get(task, version)
+            if found is not None:
+                try:
+                    compiled = self._env.from_string(found.text)
+                except jinja2.TemplateSyntaxError as exc:
+                    raise PromptRenderError(f"{found.source}: line {exc.lineno}: {exc.message}") from exc
+                with self._lock:
+                    self._cache[key] = (found, compiled)
+                return found, compiled
+        raise PromptNotFound(f"no prompt template {task}/{version}; check KOTAE_PROMPT_TASK and KOTAE_PROMPT_VERSION")
+
+    def render(self, task: str, version: str, *, today: date | None = None, **variables: Any) -> RenderedPrompt:
+        meta, template = self.template(task, version)
+        variables["today"] = (today or date.today()).isoformat()
+        try:
+            context = template.new_context(variables)
+            blocks = {name: "".join(fn(context)).strip() for name, fn in template.blocks.items()}
+        except jinja2.UndefinedError as exc:
+            raise PromptRenderError(f"{meta.source}: {exc.message}") from exc
+        if "user" not in blocks:
+            raise PromptRenderError(f"{meta.source}: a prompt template needs a 'user' block")
+        return RenderedPrompt(task, version, blocks.get("system", ""), blocks["user"])
+
+    def list(self) -> list[PromptTemplate]:
+        seen: dict[tuple[str, str], PromptTemplate] = {}
+        for source in self._sources:
+            for template in source.list():
+                seen.setdefault((template.task, template.version), template)
+        return sorted(seen.values(), key=lambda t: (t.task, t.version))

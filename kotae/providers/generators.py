@@ -1,0 +1,126 @@
+"""Generators: Claude through the Bedrock Converse API, and an extractive answerer without an LLM."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from kotae import messages
+from kotae.models import Generation, Usage
+from kotae.providers.base import GenerationContext
+
+EXTRACTIVE_MODEL_ID = "extractive"
+_SPACES = re.compile(r"[ \t]+")
+
+
+def _excerpt(title: str, text: str, limit: int) -> str:
+    """The document text without its repeated title, cut at a sentence end near ``limit``."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if lines and lines[0] == title.strip():
+        lines = lines[1:]
+    body = _SPACES.sub(" ", " ".join(lines)) or title
+    if len(body) <= limit:
+        return body
+    cut = max(body.rfind(mark, 0, limit) for mark in ("。", ". ", "！", "？", "! ", "? "))
+    return body[: cut + 1] if cut > limit // 2 else body[:limit].rstrip() + "…"
+
+
+class ExtractiveGenerator:
+    """Quotes the best entries with their source ids and says that no LLM is configured."""
+
+    model_id = EXTRACTIVE_MODEL_ID
+    uses_llm: ClassVar[bool] = False
+
+    def __init__(self, max_quotes: int = 3, excerpt_chars: int = 400) -> None:
+        self.max_quotes = max_quotes
+        self.excerpt_chars = excerpt_chars
+
+    def generate(self, system: str, messages_: Sequence[dict[str, str]], *, context: GenerationContext) -> Generation:
+        quotes = [
+            f"[{source_id}] {doc.title}\n> {_excerpt(doc.title, doc.text, self.excerpt_chars)}"
+            for source_id, doc, _ in list(context.evidence)[: self.max_quotes]
+        ]
+        text = messages.text("extractive_intro", context.lang) + "\n\n" + "\n\n".join(quotes)
+        return Generation(text=text, model_id=self.model_id, stop_reason="end_turn")
+
+    def stream(
+        self, system: str, messages_: Sequence[dict[str, str]], *, context: GenerationContext
+    ) -> Iterator[str | Generation]:
+        generation = self.generate(system, messages_, context=context)
+        yield generation.text
+        yield generation
+
+
+def _converse_messages(messages_: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+    return [{"role": m["role"], "content": [{"text": m["text"]}]} for m in messages_]
+
+
+class BedrockGenerator:
+    """Claude (or any Converse-capable model) on Amazon Bedrock.
+
+    https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
+    The client carries botocore's retry configuration; what is left after retries is translated
+    into kotae's errors here.
+    """
+
+    uses_llm: ClassVar[bool] = True
+
+    def __init__(self, client: Any, *, model_id: str, max_tokens: int = 1024, temperature: float = 0.0) -> None:
+        self._client = client
+        self.model_id = model_id
+        self._inference = {"maxTokens": max_tokens, "temperature": temperature}
+
+    def _request(self, system: str, messages_: Sequence[dict[str, str]]) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "modelId": self.model_id,
+            "messages": _converse_messages(messages_),
+            "inferenceConfig": self._inference,
+        }
+        if system:
+            request["system"] = [{"text": system}]
+        return request
+
+    def generate(self, system: str, messages_: Sequence[dict[str, str]], *, context: GenerationContext) -> Generation:
+        from kotae.aws import translate
+
+        try:
+            response = self._client.converse(**self._request(system, messages_))
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, f"generating with {self.model_id}") from exc
+        content = response.get("output", {}).get("message", {}).get("content", [])
+        text = "".join(block.get("text", "") for block in content)
+        usage = response.get("usage", {})
+        return Generation(
+            text=text,
+            model_id=self.model_id,
+            usage=Usage(input_tokens=usage.get("inputTokens", 0), output_tokens=usage.get("outputTokens", 0)),
+            stop_reason=response.get("stopReason"),
+        )
+
+    def stream(
+        self, system: str, messages_: Sequence[dict[str, str]], *, context: GenerationContext
+    ) -> Iterator[str | Generation]:
+        from kotae.aws import translate
+
+        parts: list[str] = []
+        usage = Usage()
+        stop_reason = None
+        try:
+            response = self._client.converse_stream(**self._request(system, messages_))
+            for event in response["stream"]:
+                if "contentBlockDelta" in event:
+                    delta = event["contentBlockDelta"].get("delta", {}).get("text", "")
+                    if delta:
+                        parts.append(delta)
+                        yield delta
+                elif "messageStop" in event:
+                    stop_reason = event["messageStop"].get("stopReason")
+                elif "metadata" in event:
+                    raw = event["metadata"].get("usage", {})
+                    usage = Usage(input_tokens=raw.get("inputTokens", 0), output_tokens=raw.get("outputTokens", 0))
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, f"streaming from {self.model_id}") from exc
+        yield Generation(text="".join(parts), model_id=self.model_id, usage=usage, stop_reason=stop_reason)

@@ -1,0 +1,108 @@
+"""The one Settings object of a kotae process.
+
+Resolution order: explicit argument > environment (``KOTAE_*``) > default. A bad value raises
+:class:`~kotae.errors.ConfigError` naming the environment variable to fix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kotae.errors import ConfigError
+
+ENV_PREFIX = "KOTAE_"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "kotae"
+
+
+class Settings(BaseSettings):
+    """Everything kotae reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", validate_default=True)
+
+    # Where the embedded deployment keeps its files (store, dedupe, answer logs).
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    prompts_dir: Path | None = None
+
+    # Providers, chosen by name from their registries.
+    store: Literal["sqlite", "opensearch"] = "sqlite"
+    embedder: Literal["none", "local", "titan"] = "none"
+    generator: Literal["extractive", "bedrock"] = "extractive"
+
+    # AWS. The region falls back to the standard AWS variables.
+    aws_region: str | None = Field(
+        default=None, validation_alias=AliasChoices("KOTAE_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    knowledge_table: str = "kotae-knowledge"
+    prompt_table: str = "kotae-prompt-templates"
+
+    # Embedding.
+    local_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    titan_model_id: str = "amazon.titan-embed-text-v2:0"
+    embedding_dimensions: Literal[256, 512, 1024] = 1024
+    embedding_normalize: bool = True
+    embedding_concurrency: int = Field(default=8, ge=1, le=64)
+
+    # Generation.
+    generation_model_id: str = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    max_output_tokens: int = Field(default=1024, ge=16, le=8192)
+    temperature: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    # OpenSearch (production store).
+    opensearch_endpoint: str | None = None
+    opensearch_index: str = "kotae-knowledge"
+    opensearch_auth: Literal["sigv4-es", "sigv4-aoss", "basic", "none"] = "sigv4-aoss"
+    opensearch_username: str | None = None
+    opensearch_password: str | None = None
+
+    # Prompts and answering.
+    prompt_source: Literal["directory", "dynamodb"] = "directory"
+    prompt_task: str = "answer"
+    prompt_version: str = "v1"
+    retrieval_mode: Literal["hybrid", "lexical", "dense"] = "hybrid"
+    top_k: int = Field(default=5, ge=1, le=50)
+    max_question_chars: int = Field(default=4000, ge=10, le=100_000)
+    max_context_chars: int = Field(default=12_000, ge=500)
+    chunk_chars: int = Field(default=800, ge=100, le=20_000)
+    chunk_overlap: int = Field(default=100, ge=0, le=5_000)
+    # Retrieval. Hits whose relevance is below this are not treated as evidence.
+    min_relevance: float = Field(default=0.35, ge=0.0, le=1.0)
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_chunk(cls, value: int, info: Any) -> int:
+        chunk = info.data.get("chunk_chars")
+        if chunk is not None and value >= chunk:
+            raise ValueError("must be smaller than KOTAE_CHUNK_CHARS")
+        return value
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "kotae.sqlite3"
+
+    def require(self, name: str) -> Any:
+        """The value of a setting that this code path cannot work without."""
+        value = getattr(self, name)
+        if value in (None, ""):
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} is not set; it is required for this configuration")
+        return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings, turning validation errors into one clear ConfigError."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']} (got {error.get('input')!r})")
+        raise ConfigError("invalid setting: " + "; ".join(problems)) from exc
