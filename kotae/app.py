@@ -60,7 +60,9 @@ class Kotae:
         if self.settings.prompt_source == "dynamodb":
             from kotae.aws import client
 
-            sources.append(DynamoDBSource(self.settings.prompt_table, client("dynamodb", self.settings.aws_region)))
+            sources.append(
+                DynamoDBSource(self.settings.prompt_table, client("dynamodb", self.settings.aws_region))
+            )
         sources.append(DirectorySource(self.prompts_dir))
         return PromptRegistry(*sources)
 
@@ -72,7 +74,9 @@ class Kotae:
 
     @cached_property
     def retriever(self) -> Retriever:
-        return Retriever(self.store, self.embedder, mode=self.settings.retrieval_mode)
+        return Retriever(
+            self.store, self.embedder, mode=self.settings.retrieval_mode, alpha=self.settings.hybrid_alpha
+        )
 
     @cached_property
     def indexer(self) -> Indexer:

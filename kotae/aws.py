@@ -18,12 +18,18 @@ THROTTLING_CODES = frozenset(
     {"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException", "Throttling"}
 )
 UNAVAILABLE_CODES = frozenset(
-    {"ServiceUnavailableException", "InternalServerException", "ModelNotReadyException", "ModelTimeoutException"}
+    {
+        "ServiceUnavailableException",
+        "InternalServerException",
+        "ModelNotReadyException",
+        "ModelTimeoutException",
+    }
 )
 
 
 def retry_config(max_attempts: int = 6, mode: str = "adaptive", **kwargs: Any) -> Config:
-    return Config(retries={"max_attempts": max_attempts, "mode": mode}, **kwargs)
+    """``max_attempts`` counts every call, the first included (botocore's total_max_attempts)."""
+    return Config(retries={"total_max_attempts": max_attempts, "mode": mode}, **kwargs)
 
 
 @lru_cache(maxsize=16)

@@ -7,7 +7,7 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,7 +27,9 @@ err = Console(stderr=True)
 
 
 class State:
-    overrides: dict[str, Any] = {}
+    """Options of the top-level callback, applied to every command's Settings."""
+
+    overrides: ClassVar[dict[str, Any]] = {}
 
 
 def settings(**extra: Any) -> Settings:
@@ -54,9 +56,9 @@ def _progress() -> Progress:
 
 @app.callback()
 def main_options(
-    data_dir: Annotated[Optional[Path], typer.Option(help="Overrides KOTAE_DATA_DIR.")] = None,  # noqa: UP007
-    embedder: Annotated[Optional[str], typer.Option(help="none | local | titan (KOTAE_EMBEDDER).")] = None,  # noqa: UP007
-    generator: Annotated[Optional[str], typer.Option(help="extractive | bedrock (KOTAE_GENERATOR).")] = None,  # noqa: UP007
+    data_dir: Annotated[Path | None, typer.Option(help="Overrides KOTAE_DATA_DIR.")] = None,
+    embedder: Annotated[str | None, typer.Option(help="none | local | titan (KOTAE_EMBEDDER).")] = None,
+    generator: Annotated[str | None, typer.Option(help="extractive | bedrock (KOTAE_GENERATOR).")] = None,
 ) -> None:
     """Options given here win over KOTAE_* environment variables."""
     State.overrides = {"data_dir": data_dir, "embedder": embedder, "generator": generator}
@@ -95,7 +97,7 @@ def ingest(
 def search(
     query: str,
     k: Annotated[int, typer.Option("--k", min=1, max=100)] = 10,
-    scope: Annotated[Optional[list[str]], typer.Option(help="Only what these scopes may see.")] = None,  # noqa: UP007
+    scope: Annotated[list[str] | None, typer.Option(help="Only what these scopes may see.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Ranked hits for a query, with keys, titles and scores."""
@@ -109,23 +111,36 @@ def search(
         return
     table = Table("#", "key", "title", "score", "relevance")
     for rank, hit in enumerate(hits, start=1):
-        table.add_row(str(rank), escape(hit.document.item_key), escape(hit.document.title[:70]), f"{hit.score:.4f}", f"{hit.relevance:.2f}")
+        table.add_row(
+            str(rank),
+            escape(hit.document.item_key),
+            escape(hit.document.title[:70]),
+            f"{hit.score:.4f}",
+            f"{hit.relevance:.2f}",
+        )
     out.print(table if hits else "no hits")
 
 
 def _hit_json(hit: Any) -> dict[str, Any]:
     d = hit.document
     return {
-        "key": d.item_key, "chunk_id": d.chunk_id, "title": d.title, "url": d.url, "kind": d.kind,
-        "score": hit.score, "relevance": hit.relevance, "lexical_rank": hit.lexical_rank, "dense_rank": hit.dense_rank,
+        "key": d.item_key,
+        "chunk_id": d.chunk_id,
+        "title": d.title,
+        "url": d.url,
+        "kind": d.kind,
+        "score": hit.score,
+        "relevance": hit.relevance,
+        "lexical_rank": hit.lexical_rank,
+        "dense_rank": hit.dense_rank,
     }
 
 
 @app.command()
 def ask(
     question: str,
-    scope: Annotated[Optional[list[str]], typer.Option(help="Scopes the asker may see (default: all).")] = None,  # noqa: UP007
-    prompt_version: Annotated[Optional[str], typer.Option(help="Overrides KOTAE_PROMPT_VERSION.")] = None,  # noqa: UP007
+    scope: Annotated[list[str] | None, typer.Option(help="Scopes the asker may see (default: all).")] = None,
+    prompt_version: Annotated[str | None, typer.Option(help="Overrides KOTAE_PROMPT_VERSION.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Answer a question from the knowledge, with sources."""
@@ -152,10 +167,12 @@ def ask(
 
 @eval_app.command("retrieval")
 def eval_retrieval(
-    directory: Annotated[Path, typer.Argument(help="A BEIR directory: corpus.jsonl, queries.jsonl, qrels/test.tsv.")],
+    directory: Annotated[
+        Path, typer.Argument(help="A BEIR directory: corpus.jsonl, queries.jsonl, qrels/test.tsv.")
+    ],
     k: Annotated[int, typer.Option("--k", min=1, max=100)] = 10,
-    mode: Annotated[Optional[str], typer.Option(help="hybrid | lexical | dense (KOTAE_RETRIEVAL_MODE).")] = None,  # noqa: UP007
-    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N queries.")] = None,  # noqa: UP007
+    mode: Annotated[str | None, typer.Option(help="hybrid | lexical | dense (KOTAE_RETRIEVAL_MODE).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N queries.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Index a BEIR set into a throwaway store and report nDCG, Recall and MRR at k."""
@@ -179,7 +196,10 @@ def eval_retrieval(
             task = progress.add_task("searching", total=len(queries))
             result = evaluate(
                 lambda q: [h.document.item_key for h in kotae.retriever.search(q, k, relevance=False)],
-                queries, data.qrels, k, progress=lambda: progress.advance(task),
+                queries,
+                data.qrels,
+                k,
+                progress=lambda: progress.advance(task),
             )
         kotae.close()
     result = {**result, "mode": config.retrieval_mode, "embedder": config.embedder, "set": str(directory)}

@@ -29,11 +29,15 @@ class BeirSet:
 def _jsonl(path: Path) -> Iterable[dict[str, str]]:
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+            if not isinstance(row, dict) or "_id" not in row:
+                raise InputError(f'{path}:{number}: a BEIR line needs an "_id"')
+            yield row
 
 
 def load_beir(directory: Path, split: str = "test") -> BeirSet:
@@ -54,7 +58,11 @@ def load_beir(directory: Path, split: str = "test") -> BeirSet:
 
 def corpus_items(corpus: Sequence[dict[str, str]]) -> Iterable[Item]:
     for doc in corpus:
-        yield Item(key=str(doc["_id"]), kind="passage", attributes={"title": doc.get("title", ""), "text": doc.get("text", "")})
+        yield Item(
+            key=str(doc["_id"]),
+            kind="passage",
+            attributes={"title": doc.get("title", ""), "text": doc.get("text", "")},
+        )
 
 
 def dcg(gains: Sequence[float]) -> float:
@@ -83,7 +91,10 @@ def mrr_at_k(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
 
 
 def evaluate(
-    search: Callable[[str], list[str]], queries: dict[str, str], qrels: Qrels, k: int = 10,
+    search: Callable[[str], list[str]],
+    queries: dict[str, str],
+    qrels: Qrels,
+    k: int = 10,
     progress: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """Mean metrics over the queries that have at least one relevant document."""
@@ -101,4 +112,9 @@ def evaluate(
         if progress:
             progress()
     n = max(counted, 1)
-    return {f"ndcg@{k}": totals["ndcg"] / n, f"recall@{k}": totals["recall"] / n, f"mrr@{k}": totals["mrr"] / n, "queries": counted}
+    return {
+        f"ndcg@{k}": totals["ndcg"] / n,
+        f"recall@{k}": totals["recall"] / n,
+        f"mrr@{k}": totals["mrr"] / n,
+        "queries": counted,
+    }

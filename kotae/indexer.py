@@ -5,8 +5,8 @@ Shared by ``kotae ingest``, the ingest Lambda and backfill, so all three behave 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from kotae.models import Document, Item
@@ -52,13 +52,17 @@ class Indexer:
             if state is not None and is_older(version, state.version):
                 plans.append((item, version, documents, state, [], True))
                 continue
-            todo = [] if self.embedder is None else [
-                d
-                for d in documents
-                if state is None
-                or not state.has_vector.get(d.chunk_id)
-                or state.documents[d.chunk_id].content_hash != d.content_hash
-            ]
+            todo = (
+                []
+                if self.embedder is None
+                else [
+                    d
+                    for d in documents
+                    if state is None
+                    or not state.has_vector.get(d.chunk_id)
+                    or state.documents[d.chunk_id].content_hash != d.content_hash
+                ]
+            )
             plans.append((item, version, documents, state, todo, False))
         pending = [d for plan in plans for d in plan[4]]
         vectors: dict[str, Vector] = {}
@@ -69,7 +73,9 @@ class Indexer:
                 embedded = self.embedder.embed([embedding_text(d) for d in part], purpose="document")
                 vectors.update({d.chunk_id: v for d, v in zip(part, embedded, strict=True)})
         return [
-            self._apply(item, version, documents, state, {d.chunk_id: vectors[d.chunk_id] for d in todo}, stale)
+            self._apply(
+                item, version, documents, state, {d.chunk_id: vectors[d.chunk_id] for d in todo}, stale
+            )
             for item, version, documents, state, todo, stale in plans
         ]
 

@@ -33,9 +33,12 @@ def read_items(path: Path) -> Iterator[tuple[int, Item | LineError]]:
             if not line.strip():
                 continue
             try:
-                raw = json.loads(line)
+                raw = json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as exc:
                 yield number, LineError(number, f"not valid JSON: {exc.msg} at column {exc.colno}")
+                continue
+            except (ValueError, RecursionError) as exc:  # numbers over 4,300 digits, absurd nesting
+                yield number, LineError(number, f"not usable JSON: {type(exc).__name__}")
                 continue
             try:
                 yield number, Item.from_mapping(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -29,6 +30,8 @@ class Item(BaseModel):
         key = next((raw[f] for f in KEY_FIELDS if raw.get(f) not in (None, "")), None)
         if key is None:
             raise InvalidItem(f"the item has no key (one of {', '.join(KEY_FIELDS)})")
+        if isinstance(key, Decimal) and key.is_finite() and key == key.to_integral_value():
+            key = int(key)  # DynamoDB numbers arrive as Decimal
         if not isinstance(key, str | int) or isinstance(key, bool):
             raise InvalidItem(f"the item key must be a string, not {type(key).__name__}")
         kind = raw.get("kind")

@@ -22,6 +22,7 @@ _CITATION = re.compile(r"\[(S\d+)\]")
 _DELIMITERS = re.compile(r"<(/?)(sources?|question|conversation|user|assistant)\b", re.IGNORECASE)
 MAX_HISTORY_TURNS = 10
 MAX_HISTORY_CHARS = 4000
+MAX_TURN_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,9 @@ def _bounded_history(history: Sequence[Turn]) -> list[Turn]:
     for turn in reversed(list(history)[-MAX_HISTORY_TURNS:]):
         if budget <= 0:
             break
-        kept.append(Turn(role=turn.role, text=_defang(turn.text[:budget])))
-        budget -= len(turn.text)
+        text = turn.text[: min(budget, MAX_TURN_CHARS)]
+        kept.append(Turn(role=turn.role, text=_defang(text)))
+        budget -= len(text)
     return list(reversed(kept))
 
 
@@ -87,7 +89,9 @@ class AnswerPipeline:
     def validate(self, question: str) -> str:
         cleaned = question.strip()
         if not cleaned:
-            raise InvalidQuestion("The question is empty: ask something, e.g. `kotae ask \"How do I reset my password?\"`")
+            raise InvalidQuestion(
+                'The question is empty: ask something, e.g. `kotae ask "How do I reset my password?"`'
+            )
         if len(cleaned) > self.max_question_chars:
             raise InvalidQuestion(
                 f"The question is {len(cleaned):,} characters long; the limit is {self.max_question_chars:,}. "
@@ -132,7 +136,9 @@ class AnswerPipeline:
             clock.lap("render")
             text = messages.text("not_found", lang)
             yield text
-            yield Answer(text=text, found=False, model_id=self.generator.model_id, timings_ms=clock.timings, **base)
+            yield Answer(
+                text=text, found=False, model_id=self.generator.model_id, timings_ms=clock.timings, **base
+            )
             return
         sources = [
             {
@@ -145,15 +151,27 @@ class AnswerPipeline:
             }
             for source_id, hit in evidence
         ]
-        prompt = self.prompts.render(task, version, question=_defang(question), lang=lang, history=[t.model_dump() for t in turns], sources=sources, today=date.today())
+        prompt = self.prompts.render(
+            task,
+            version,
+            question=_defang(question),
+            lang=lang,
+            history=[t.model_dump() for t in turns],
+            sources=sources,
+            today=date.today(),
+        )
         clock.lap("render")
         context = GenerationContext(
-            question=question, lang=lang, evidence=[(sid, hit.document, hit.relevance) for sid, hit in evidence]
+            question=question,
+            lang=lang,
+            evidence=[(sid, hit.document, hit.relevance) for sid, hit in evidence],
         )
         generation: Generation | None = None
         # Hold text back until it cannot be the start of the no-answer marker.
         pending, released = "", False
-        for event in self.generator.stream(prompt.system, [{"role": "user", "text": prompt.user}], context=context):
+        for event in self.generator.stream(
+            prompt.system, [{"role": "user", "text": prompt.user}], context=context
+        ):
             if isinstance(event, Generation):
                 generation = event
                 continue
@@ -162,10 +180,10 @@ class AnswerPipeline:
                 continue
             pending += event
             stripped = pending.lstrip()
-            if len(stripped) >= len(NO_ANSWER) or not NO_ANSWER.startswith(stripped):
-                if not stripped.startswith(NO_ANSWER):
-                    released = True
-                    yield pending
+            decided = len(stripped) >= len(NO_ANSWER) or not NO_ANSWER.startswith(stripped)
+            if decided and not stripped.startswith(NO_ANSWER):
+                released = True
+                yield pending
         assert generation is not None
         clock.lap("generate")
         yield self._answer(generation, evidence, lang, clock, base)

@@ -143,9 +143,13 @@ class PromptRegistry:
                 with self._lock:
                     self._cache[key] = (found, compiled)
                 return found, compiled
-        raise PromptNotFound(f"no prompt template {task}/{version}; check KOTAE_PROMPT_TASK and KOTAE_PROMPT_VERSION")
+        raise PromptNotFound(
+            f"no prompt template {task}/{version}; check KOTAE_PROMPT_TASK and KOTAE_PROMPT_VERSION"
+        )
 
-    def render(self, task: str, version: str, *, today: date | None = None, **variables: Any) -> RenderedPrompt:
+    def render(
+        self, task: str, version: str, *, today: date | None = None, **variables: Any
+    ) -> RenderedPrompt:
         meta, template = self.template(task, version)
         variables["today"] = (today or date.today()).isoformat()
         try:

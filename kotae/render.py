@@ -33,7 +33,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return f"<{len(value)} bytes>"
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            return float(value)
         return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 10_000:
+        return f"<integer of {value.bit_length()} bits>"
     if isinstance(value, datetime):
         return value.isoformat()
     return value
@@ -75,7 +79,11 @@ class DocumentRenderer:
         template = self._template(item.kind) if "/" not in item.kind else None
         if template is not None:
             try:
-                return render_block(template, "title", variables), render_block(template, "text", variables), item.kind
+                return (
+                    render_block(template, "title", variables),
+                    render_block(template, "text", variables),
+                    item.kind,
+                )
             except (jinja2.UndefinedError, TypeError, ValueError, KeyError, AttributeError):
                 pass  # the item does not have its kind's shape: the generic template keeps it
         generic = self._template(GENERIC)
@@ -87,7 +95,9 @@ class DocumentRenderer:
         title, text, _ = self.render_text(item)
         attrs = item.attributes
         pieces = chunk_text(text, self._chunk_chars, self._chunk_overlap) or [title or item.key]
-        lang = attrs.get("lang") if isinstance(attrs.get("lang"), str) else detect_language(title + " " + text)
+        lang = (
+            attrs.get("lang") if isinstance(attrs.get("lang"), str) else detect_language(title + " " + text)
+        )
         url = attrs.get("url") if isinstance(attrs.get("url"), str) else None
         updated = attrs.get("updated_at")
         return [

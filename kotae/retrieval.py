@@ -1,4 +1,4 @@
-"""Hybrid retrieval: lexical and dense candidates fused by weighted reciprocal rank fusion.
+"""Hybrid retrieval: lexical and dense candidates fused by a weighted sum of normalized scores.
 
 Language-aware: an embedder declares the languages it is good at. For a query in any other
 language its neighbours are noise, and fusing noise can only push good lexical hits down, so
@@ -9,7 +9,6 @@ see README "Retrieval quality".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from kotae.models import Filters, SearchHit
@@ -19,38 +18,51 @@ from kotae.text import detect_language
 Mode = Literal["hybrid", "lexical", "dense"]
 
 
-@dataclass(frozen=True)
-class FusionWeights:
-    lexical: float = 1.0
-    dense: float = 1.0
-    rank_constant: int = 60
+def best_per_item(found: Sequence[ScoredDocument]) -> list[ScoredDocument]:
+    """Keep each item's best-scoring chunk, so k hits are k different items."""
+    best: dict[str, ScoredDocument] = {}
+    for candidate in found:
+        key = candidate.document.item_key
+        if key not in best or candidate.score > best[key].score:
+            best[key] = candidate
+    return sorted(best.values(), key=lambda c: -c.score)
 
 
-def fuse(
-    lexical: Sequence[ScoredDocument], dense: Sequence[ScoredDocument], weights: FusionWeights
-) -> list[SearchHit]:
-    """Weighted RRF: sum over lists of weight / (rank_constant + rank). Ties keep lexical order."""
+def _min_max(found: Sequence[ScoredDocument]) -> dict[str, float]:
+    if not found:
+        return {}
+    high = max(c.score for c in found)
+    low = min(c.score for c in found)
+    span = (high - low) or 1.0
+    return {c.document.item_key: (c.score - low) / span if high != low else 1.0 for c in found}
+
+
+def fuse(lexical: Sequence[ScoredDocument], dense: Sequence[ScoredDocument], alpha: float) -> list[SearchHit]:
+    """Convex combination of min-max normalized scores: (1 - alpha) * lexical + alpha * dense.
+
+    Scores are normalized per query over each candidate list; an item missing from a list gets 0
+    from it. With no dense list the order is the lexical one (and vice versa). On
+    shared/eval/stackfaq this beat reciprocal rank fusion, which let the weaker list pull
+    good dense hits down (see README "Retrieval quality").
+    """
+    lexical, dense = best_per_item(lexical), best_per_item(dense)
+    if not dense:
+        alpha = 0.0
+    elif not lexical:
+        alpha = 1.0
+    lex_norm, dense_norm = _min_max(lexical), _min_max(dense)
     hits: dict[str, SearchHit] = {}
     for rank, found in enumerate(lexical, start=1):
-        hits[found.document.chunk_id] = SearchHit(
-            document=found.document,
-            score=weights.lexical / (weights.rank_constant + rank),
-            lexical_rank=rank,
-            lexical_score=found.score,
+        hits[found.document.item_key] = SearchHit(
+            document=found.document, score=0.0, lexical_rank=rank, lexical_score=found.score
         )
     for rank, found in enumerate(dense, start=1):
-        gain = weights.dense / (weights.rank_constant + rank)
-        hit = hits.get(found.document.chunk_id)
-        if hit is None:
-            hits[found.document.chunk_id] = SearchHit(
-                document=found.document, score=gain, dense_rank=rank, dense_score=found.score
-            )
-        else:
-            hit.score += gain
-            hit.dense_rank = rank
-            hit.dense_score = found.score
-    order = {cid: i for i, cid in enumerate(hits)}
-    return sorted(hits.values(), key=lambda h: (-h.score, order[h.document.chunk_id]))
+        hit = hits.setdefault(found.document.item_key, SearchHit(document=found.document, score=0.0))
+        hit.dense_rank, hit.dense_score = rank, found.score
+    for key, hit in hits.items():
+        hit.score = round((1 - alpha) * lex_norm.get(key, 0.0) + alpha * dense_norm.get(key, 0.0), 6)
+    order = {key: i for i, key in enumerate(hits)}
+    return sorted(hits.values(), key=lambda h: (-h.score, order[h.document.item_key]))
 
 
 def dense_applies(embedder: Embedder | None, lang: str) -> bool:
@@ -67,15 +79,17 @@ class Retriever:
         *,
         mode: Mode = "hybrid",
         candidates: int = 50,
-        weights: FusionWeights | None = None,
+        alpha: float = 0.8,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.mode = mode
         self.candidates = candidates
-        self.weights = weights or FusionWeights()
+        self.alpha = alpha
 
-    def search(self, query: str, k: int, filters: Filters | None = None, *, relevance: bool = True) -> list[SearchHit]:
+    def search(
+        self, query: str, k: int, filters: Filters | None = None, *, relevance: bool = True
+    ) -> list[SearchHit]:
         filters = filters or Filters()
         lang = detect_language(query)
         pool = max(self.candidates, k)
@@ -88,7 +102,7 @@ class Retriever:
             assert self.embedder is not None
             vector = self.embedder.embed([query], purpose="query")[0]
             dense = self.store.vector_search(vector, pool, filters)
-        hits = fuse(lexical, dense, self.weights)[:k]
+        hits = fuse(lexical, dense, self.alpha)[:k]
         if relevance and hits:
             self._grade(query, hits)
         return hits

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     # Embedding.
     local_model: str = "sentence-transformers/all-MiniLM-L6-v2"
     titan_model_id: str = "amazon.titan-embed-text-v2:0"
-    embedding_dimensions: Literal[256, 512, 1024] = 1024
+    embedding_dimensions: int = 1024
     embedding_normalize: bool = True
     embedding_concurrency: int = Field(default=8, ge=1, le=64)
 
@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     prompt_task: str = "answer"
     prompt_version: str = "v1"
     retrieval_mode: Literal["hybrid", "lexical", "dense"] = "hybrid"
+    # Weight of dense scores in hybrid fusion (lexical gets 1 - alpha).
+    hybrid_alpha: float = Field(default=0.8, ge=0.0, le=1.0)
     top_k: int = Field(default=5, ge=1, le=50)
     max_question_chars: int = Field(default=4000, ge=10, le=100_000)
     max_context_chars: int = Field(default=12_000, ge=500)
@@ -75,6 +77,13 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(default=100, ge=0, le=5_000)
     # Retrieval. Hits whose relevance is below this are not treated as evidence.
     min_relevance: float = Field(default=0.35, ge=0.0, le=1.0)
+
+    @field_validator("embedding_dimensions")
+    @classmethod
+    def _titan_dimensions(cls, value: int) -> int:
+        if value not in (256, 512, 1024):
+            raise ValueError("must be 256, 512 or 1024 (Titan Text Embeddings V2)")
+        return value
 
     @field_validator("chunk_overlap")
     @classmethod

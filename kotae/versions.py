@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def _key(version: str) -> tuple[int, int | str]:
     # Stream sequence numbers are decimal strings of varying length: compare them as numbers.
-    return (0, int(version)) if version.isdigit() else (1, version)
+    return (0, int(version)) if version.isascii() and version.isdigit() else (1, version)
 
 
 def is_older(candidate: str | None, stored: str | None) -> bool:

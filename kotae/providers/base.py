@@ -85,7 +85,9 @@ class Generator(Protocol):
     # True when the text is written by a language model (False for the extractive answerer).
     uses_llm: ClassVar[bool]
 
-    def generate(self, system: str, messages: Sequence[dict[str, str]], *, context: GenerationContext) -> Generation: ...
+    def generate(
+        self, system: str, messages: Sequence[dict[str, str]], *, context: GenerationContext
+    ) -> Generation: ...
 
     def stream(
         self, system: str, messages: Sequence[dict[str, str]], *, context: GenerationContext

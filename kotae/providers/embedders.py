@@ -32,7 +32,9 @@ class TitanEmbedder:
         concurrency: int = 8,
     ) -> None:
         if dimensions not in TITAN_DIMENSIONS:
-            raise ConfigError(f"KOTAE_EMBEDDING_DIMENSIONS must be one of {TITAN_DIMENSIONS}, not {dimensions}")
+            raise ConfigError(
+                f"KOTAE_EMBEDDING_DIMENSIONS must be one of {TITAN_DIMENSIONS}, not {dimensions}"
+            )
         self._client = client
         self.model_id = model_id
         self.name = f"titan:{model_id}:{dimensions}"
@@ -43,7 +45,11 @@ class TitanEmbedder:
     def _one(self, text: str) -> Vector:
         from kotae.aws import translate
 
-        body = {"inputText": text[:TITAN_MAX_CHARS] or " ", "dimensions": self.dimensions, "normalize": self.normalize}
+        body = {
+            "inputText": text[:TITAN_MAX_CHARS] or " ",
+            "dimensions": self.dimensions,
+            "normalize": self.normalize,
+        }
         try:
             response = self._client.invoke_model(
                 modelId=self.model_id,
@@ -103,7 +109,11 @@ class LocalEmbedder:
         base = Path(name_or_path.rstrip("/")).name.lower()
         self.languages: frozenset[str] | None = frozenset({"en"}) if base in ENGLISH_ONLY else None
         self.name = f"local:{base}"
-        self.dimensions = int(self._model.get_sentence_embedding_dimension() or 0)
+        size = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        self.dimensions = int(size() or 0)
         self._batch_size = batch_size
 
     def embed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> list[Vector]:

@@ -38,7 +38,9 @@ class ExtractiveGenerator:
         self.max_quotes = max_quotes
         self.excerpt_chars = excerpt_chars
 
-    def generate(self, system: str, messages_: Sequence[dict[str, str]], *, context: GenerationContext) -> Generation:
+    def generate(
+        self, system: str, messages_: Sequence[dict[str, str]], *, context: GenerationContext
+    ) -> Generation:
         quotes = [
             f"[{source_id}] {doc.title}\n> {_excerpt(doc.title, doc.text, self.excerpt_chars)}"
             for source_id, doc, _ in list(context.evidence)[: self.max_quotes]
@@ -68,7 +70,9 @@ class BedrockGenerator:
 
     uses_llm: ClassVar[bool] = True
 
-    def __init__(self, client: Any, *, model_id: str, max_tokens: int = 1024, temperature: float = 0.0) -> None:
+    def __init__(
+        self, client: Any, *, model_id: str, max_tokens: int = 1024, temperature: float = 0.0
+    ) -> None:
         self._client = client
         self.model_id = model_id
         self._inference = {"maxTokens": max_tokens, "temperature": temperature}
@@ -83,7 +87,9 @@ class BedrockGenerator:
             request["system"] = [{"text": system}]
         return request
 
-    def generate(self, system: str, messages_: Sequence[dict[str, str]], *, context: GenerationContext) -> Generation:
+    def generate(
+        self, system: str, messages_: Sequence[dict[str, str]], *, context: GenerationContext
+    ) -> Generation:
         from kotae.aws import translate
 
         try:
@@ -120,7 +126,9 @@ class BedrockGenerator:
                     stop_reason = event["messageStop"].get("stopReason")
                 elif "metadata" in event:
                     raw = event["metadata"].get("usage", {})
-                    usage = Usage(input_tokens=raw.get("inputTokens", 0), output_tokens=raw.get("outputTokens", 0))
+                    usage = Usage(
+                        input_tokens=raw.get("inputTokens", 0), output_tokens=raw.get("outputTokens", 0)
+                    )
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, f"streaming from {self.model_id}") from exc
         yield Generation(text="".join(parts), model_id=self.model_id, usage=usage, stop_reason=stop_reason)

@@ -9,7 +9,6 @@ both queries, never after.
 
 from __future__ import annotations
 
-
 import math
 import sqlite3
 import threading
@@ -127,7 +126,9 @@ class SQLiteStore:
 
     # -- writes ------------------------------------------------------------------------------
     def state(self, item_key: str) -> ItemState | None:
-        row = self._db.execute("SELECT version, deleted FROM items WHERE item_key = ?", (item_key,)).fetchone()
+        row = self._db.execute(
+            "SELECT version, deleted FROM items WHERE item_key = ?", (item_key,)
+        ).fetchone()
         chunks = self._db.execute(
             "SELECT chunk_id, doc, vector IS NOT NULL FROM chunks WHERE item_key = ?", (item_key,)
         ).fetchall()
@@ -157,7 +158,9 @@ class SQLiteStore:
             if self._stale(item_key, version):
                 return False
             keep = {d.chunk_id for d in documents}
-            old = self._db.execute("SELECT id, chunk_id FROM chunks WHERE item_key = ?", (item_key,)).fetchall()
+            old = self._db.execute(
+                "SELECT id, chunk_id FROM chunks WHERE item_key = ?", (item_key,)
+            ).fetchall()
             for row_id, cid in old:
                 if cid not in keep:
                     self._delete_row(row_id)
@@ -208,7 +211,9 @@ class SQLiteStore:
         with self._lock, self._transaction():
             if self._stale(item_key, version):
                 return False
-            for (row_id,) in self._db.execute("SELECT id FROM chunks WHERE item_key = ?", (item_key,)).fetchall():
+            for (row_id,) in self._db.execute(
+                "SELECT id FROM chunks WHERE item_key = ?", (item_key,)
+            ).fetchall():
                 self._delete_row(row_id)
             # A tombstone keeps the version so a replayed older INSERT cannot resurrect the item.
             self._db.execute(
@@ -318,7 +323,9 @@ class SQLiteStore:
         if not terms:
             return [0.0 for _ in documents]
         marks = ",".join("?" * len(terms))
-        df = dict(self._db.execute(f"SELECT term, doc FROM fts_terms WHERE term IN ({marks})", terms).fetchall())
+        df = dict(
+            self._db.execute(f"SELECT term, doc FROM fts_terms WHERE term IN ({marks})", terms).fetchall()
+        )
         total = max(self.count(), 1)
         idf = {t: math.log(1 + (total - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in terms}
         whole = sum(idf.values()) or 1.0
@@ -340,5 +347,3 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
-
-

@@ -1,0 +1,121 @@
+"""Bedrock adapters through a real botocore client against the local stand-in."""
+
+from __future__ import annotations
+
+import pytest
+
+from kotae.errors import ConfigError, ProviderError, ProviderThrottled, ProviderUnavailable
+from kotae.models import Generation
+from kotae.providers.base import GenerationContext
+from kotae.providers.embedders import TITAN_MAX_CHARS, TitanEmbedder
+from kotae.providers.generators import BedrockGenerator
+from tests.standins.bedrock import Fault, bedrock_standin, runtime_client, titan_vector
+
+CONTEXT = GenerationContext(question="q", lang="en")
+MODEL = "apac.anthropic.claude-sonnet-4-20250514-v1:0"
+
+
+@pytest.fixture
+def bedrock():
+    with bedrock_standin() as state:
+        yield state
+
+
+def test_converse_request_and_response(bedrock) -> None:
+    bedrock.answers.append("Use GlobalProtect [S1].")
+    generator = BedrockGenerator(runtime_client(bedrock.url), model_id=MODEL, max_tokens=300, temperature=0.2)
+    generation = generator.generate("system rules", [{"role": "user", "text": "hello"}], context=CONTEXT)
+    assert generation == Generation(
+        text="Use GlobalProtect [S1].",
+        model_id=MODEL,
+        usage={"input_tokens": 321, "output_tokens": 45},
+        stop_reason="end_turn",
+    )
+    sent = bedrock.calls("converse")[0]
+    assert sent["modelId"] == MODEL
+    assert sent["system"] == [{"text": "system rules"}]
+    assert sent["messages"] == [{"role": "user", "content": [{"text": "hello"}]}]
+    assert sent["inferenceConfig"] == {"maxTokens": 300, "temperature": 0.2}
+
+
+def test_converse_stream_yields_deltas_then_usage(bedrock) -> None:
+    bedrock.answers.append("Streaming works fine [S2].")
+    generator = BedrockGenerator(runtime_client(bedrock.url), model_id=MODEL)
+    events = list(generator.stream("", [{"role": "user", "text": "hi"}], context=CONTEXT))
+    *deltas, final = events
+    assert "".join(deltas) == "Streaming works fine [S2]." and len(deltas) == 6
+    assert final.usage.output_tokens == 45 and final.stop_reason == "end_turn"
+    assert "system" not in bedrock.calls("converse-stream")[0]
+
+
+def test_throttling_is_retried_by_botocore(bedrock) -> None:
+    bedrock.faults.extend([Fault(429, "ThrottlingException"), Fault(503, "ServiceUnavailableException")])
+    generator = BedrockGenerator(runtime_client(bedrock.url, max_attempts=3), model_id=MODEL)
+    assert generator.generate("", [{"role": "user", "text": "x"}], context=CONTEXT).text
+    assert len(bedrock.calls("converse")) == 3
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        pytest.param(Fault(429, "ThrottlingException"), ProviderThrottled, id="throttled"),
+        pytest.param(Fault(503, "ServiceUnavailableException"), ProviderUnavailable, id="unavailable"),
+        pytest.param(Fault(400, "ValidationException", "bad model"), ProviderError, id="validation"),
+        pytest.param(Fault(403, "AccessDeniedException", "no access"), ProviderError, id="denied"),
+    ],
+)
+def test_errors_left_after_retries_are_translated(bedrock, fault, error) -> None:
+    bedrock.faults.extend([fault, fault])
+    generator = BedrockGenerator(runtime_client(bedrock.url, max_attempts=2), model_id=MODEL)
+    with pytest.raises(error) as caught:
+        generator.generate("", [{"role": "user", "text": "x"}], context=CONTEXT)
+    assert MODEL in str(caught.value)
+    bedrock.faults[:] = [fault, fault]
+    with pytest.raises(error):
+        list(generator.stream("", [{"role": "user", "text": "x"}], context=CONTEXT))
+
+
+def test_unreachable_endpoint_is_unavailable() -> None:
+    with bedrock_standin() as state:
+        url = state.url
+    generator = BedrockGenerator(runtime_client(url, max_attempts=1), model_id=MODEL)
+    with pytest.raises(ProviderUnavailable):
+        generator.generate("", [{"role": "user", "text": "x"}], context=CONTEXT)
+
+
+def test_titan_request_body_truncation_and_concurrency(bedrock) -> None:
+    embedder = TitanEmbedder(runtime_client(bedrock.url), dimensions=256, normalize=True, concurrency=4)
+    texts = ["short", "", "x" * (TITAN_MAX_CHARS + 10)] + [f"text {i}" for i in range(10)]
+    vectors = embedder.embed(texts)
+    assert len(vectors) == 13 and all(len(v) == 256 for v in vectors)
+    assert vectors[0] == pytest.approx(titan_vector("short", 256))
+    bodies = bedrock.calls("invoke")
+    assert {b["modelId"] for b in bodies} == {"amazon.titan-embed-text-v2:0"}
+    assert {(b["dimensions"], b["normalize"]) for b in bodies} == {(256, True)}
+    assert max(len(b["inputText"]) for b in bodies) == TITAN_MAX_CHARS
+    assert " " in {b["inputText"] for b in bodies}  # an empty text is sent as one space, not refused
+
+
+def test_titan_throttling_retried_then_translated(bedrock) -> None:
+    bedrock.faults.append(Fault(429, "ThrottlingException"))
+    embedder = TitanEmbedder(runtime_client(bedrock.url, max_attempts=2), dimensions=512)
+    assert len(embedder.embed(["one"])[0]) == 512
+    bedrock.faults.extend([Fault(429, "ThrottlingException")] * 2)
+    with pytest.raises(ProviderThrottled, match="titan"):
+        embedder.embed(["two"])
+
+
+def test_titan_wrong_dimensions() -> None:
+    with pytest.raises(ConfigError, match="KOTAE_EMBEDDING_DIMENSIONS"):
+        TitanEmbedder(object(), dimensions=300)
+
+
+def test_titan_bad_response_shape() -> None:
+    class Client:
+        def invoke_model(self, **kwargs):
+            import io
+
+            return {"body": io.BytesIO(b'{"embedding": [0.1]}')}
+
+    with pytest.raises(ProviderError, match="no 1024-dimension embedding"):
+        TitanEmbedder(Client()).embed(["x"])

@@ -1,0 +1,216 @@
+"""An in-process HTTP stand-in for bedrock-runtime: Converse, ConverseStream and InvokeModel.
+
+A real botocore client points at it with ``endpoint_url``, so request serialization, the
+event-stream decoder and botocore's retry modes all run for real. Faults are queued per call.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import struct
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def _header(name: str, value: str) -> bytes:
+    raw_name, raw_value = name.encode(), value.encode()
+    return (
+        struct.pack("B", len(raw_name)) + raw_name + b"\x07" + struct.pack(">H", len(raw_value)) + raw_value
+    )
+
+
+def event_message(event_type: str, payload: dict[str, Any]) -> bytes:
+    """One message of the AWS event-stream encoding (prelude, headers, payload, CRCs)."""
+    headers = (
+        _header(":event-type", event_type)
+        + _header(":content-type", "application/json")
+        + _header(":message-type", "event")
+    )
+    body = json.dumps(payload).encode()
+    total = 12 + len(headers) + len(body) + 4
+    prelude = struct.pack(">II", total, len(headers))
+    prelude += struct.pack(">I", binascii.crc32(prelude) & 0xFFFFFFFF)
+    message = prelude + headers + body
+    return message + struct.pack(">I", binascii.crc32(message) & 0xFFFFFFFF)
+
+
+@dataclass
+class Fault:
+    status: int
+    code: str
+    message: str = "injected"
+
+
+@dataclass
+class BedrockStandIn:
+    """State shared with the handler: scripted answers, faults, and every request received."""
+
+    answers: list[str] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    latency: float = 0.0
+    # Called per invoke; returns a Fault to fail that call (e.g. throttle 30% at random).
+    fault_rule: Callable[[str, dict[str, Any]], Fault | None] | None = None
+    url: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def calls(self, operation: str) -> list[dict[str, Any]]:
+        return [body for op, body in self.requests if op == operation]
+
+    def _next_fault(self, operation: str, body: dict[str, Any]) -> Fault | None:
+        with self.lock:
+            if self.faults:
+                return self.faults.pop(0)
+        return self.fault_rule(operation, body) if self.fault_rule else None
+
+    def _answer(self) -> str:
+        with self.lock:
+            return self.answers.pop(0) if self.answers else "From the knowledge [S1]."
+
+
+def titan_vector(text: str, dimensions: int) -> list[float]:
+    """A deterministic unit vector derived from the text."""
+    seed = binascii.crc32(text.encode())
+    raw = [((seed * (i + 7)) % 1000) / 1000.0 + 0.001 for i in range(dimensions)]
+    norm = sum(v * v for v in raw) ** 0.5
+    return [v / norm for v in raw]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    state: BedrockStandIn
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        raw = self.rfile.read(length)
+        parts = self.path.strip("/").split("/")
+        if len(parts) != 3 or parts[0] != "model":
+            self._send(
+                404, b'{"message":"unknown path"}', extra={"x-amzn-ErrorType": "UnknownOperationException"}
+            )
+            return
+        model_id, operation = urllib.parse.unquote(parts[1]), parts[2]
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            self._send(
+                400, b'{"message":"body is not JSON"}', extra={"x-amzn-ErrorType": "ValidationException"}
+            )
+            return
+        if not self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"):
+            self._send(403, b'{"message":"unsigned"}', extra={"x-amzn-ErrorType": "AccessDeniedException"})
+            return
+        self.state.requests.append((operation, {"modelId": model_id, **body}))
+        if self.state.latency:
+            time.sleep(self.state.latency)
+        fault = self.state._next_fault(operation, body)
+        if fault is not None:
+            payload = json.dumps({"message": fault.message}).encode()
+            self._send(
+                fault.status, payload, extra={"x-amzn-ErrorType": f"{fault.code}:http://internal.amazon.com/"}
+            )
+            return
+        getattr(self, "_" + operation.replace("-", "_"), self._unknown)(model_id, body)
+
+    def _unknown(self, model_id: str, body: dict[str, Any]) -> None:
+        self._send(
+            404, b'{"message":"unknown operation"}', extra={"x-amzn-ErrorType": "UnknownOperationException"}
+        )
+
+    def _invoke(self, model_id: str, body: dict[str, Any]) -> None:
+        text, dims = body.get("inputText"), body.get("dimensions", 1024)
+        if not isinstance(text, str) or dims not in (256, 512, 1024) or len(text) > 50_000:
+            self._send(
+                400,
+                b'{"message":"Malformed input request"}',
+                extra={"x-amzn-ErrorType": "ValidationException"},
+            )
+            return
+        vector = titan_vector(text, dims)
+        self._send(200, json.dumps({"embedding": vector, "inputTextTokenCount": len(text.split())}).encode())
+
+    def _converse(self, model_id: str, body: dict[str, Any]) -> None:
+        text = self.state._answer()
+        response = {
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": 321, "outputTokens": 45, "totalTokens": 366},
+            "metrics": {"latencyMs": 12},
+        }
+        self._send(200, json.dumps(response).encode())
+
+    def _converse_stream(self, model_id: str, body: dict[str, Any]) -> None:
+        text = self.state._answer()
+        events = [event_message("messageStart", {"role": "assistant"})]
+        for start in range(0, len(text), 5):
+            events.append(
+                event_message(
+                    "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": text[start : start + 5]}}
+                )
+            )
+        events.append(event_message("contentBlockStop", {"contentBlockIndex": 0}))
+        events.append(event_message("messageStop", {"stopReason": "end_turn"}))
+        events.append(
+            event_message(
+                "metadata",
+                {
+                    "usage": {"inputTokens": 321, "outputTokens": 45, "totalTokens": 366},
+                    "metrics": {"latencyMs": 12},
+                },
+            )
+        )
+        self._send(200, b"".join(events), content_type="application/vnd.amazon.eventstream")
+
+
+@contextmanager
+def bedrock_standin() -> Iterator[BedrockStandIn]:
+    state = BedrockStandIn()
+    handler = type("Handler", (_Handler,), {"state": state})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def runtime_client(url: str, max_attempts: int = 4, pool: int = 16) -> Any:
+    """A real bedrock-runtime client against the stand-in, with kotae's retry configuration."""
+    import boto3
+
+    from kotae.aws import retry_config
+
+    return boto3.session.Session().client(
+        "bedrock-runtime",
+        region_name="ap-northeast-1",
+        endpoint_url=url,
+        config=retry_config(max_attempts, mode="standard", max_pool_connections=pool),
+    )
