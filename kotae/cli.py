@@ -7,7 +7,7 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import typer
 from rich.console import Console
@@ -213,21 +213,10 @@ def eval_retrieval(
 
 
 def main() -> None:
-    """Console entry point: KotaeErrors become one clear line and a non-zero exit code."""
+    """Console entry point. Click handles usage errors and exit codes itself (standalone mode);
+    a KotaeError becomes one clear line: exit 2 for bad input or settings, 1 for the rest."""
     try:
-        app(standalone_mode=False)
+        app()
     except KotaeError as exc:
         err.print(f"[red]error[/]: {escape(str(exc))}")
         sys.exit(2 if isinstance(exc, ConfigError | InputError) else 1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors arrive here with standalone_mode=False
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

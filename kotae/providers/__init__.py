@@ -52,6 +52,13 @@ def _sqlite_store(settings: Settings) -> Store:
     return SQLiteStore(settings.store_path)
 
 
+@STORES.register("opensearch")
+def _opensearch_store(settings: Settings) -> Store:
+    from kotae.providers.opensearch_store import OpenSearchStore
+
+    return OpenSearchStore.from_settings(settings)
+
+
 @GENERATORS.register("extractive")
 def _extractive(settings: Settings) -> Generator:
     from kotae.providers.generators import ExtractiveGenerator

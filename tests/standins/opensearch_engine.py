@@ -93,6 +93,7 @@ class Index:
     # -- reads -------------------------------------------------------------------------------
     def search(self, body: dict[str, Any]) -> dict[str, Any]:
         query = body.get("query", {"match_all": {}})
+        _validate(query)
         scored = [(i, s) for i, src in self.docs.items() if (s := self.score(query, src)) is not None]
         if "knn" in query:
             scored.sort(key=lambda x: -x[1])
@@ -171,16 +172,28 @@ class Index:
             text = " ".join(str(src.get(f.split("^")[0].split(".")[0]) or "") for f in spec["fields"])
             hits = len(words & set(tokenize(text)))
             return float(hits) if hits else None
-        if kind == "knn":
-            ((name, knn),) = spec.items()
-            vector = src.get(name)
-            if vector is None or ("filter" in knn and self.score(knn["filter"], src) is None):
-                return None
-            if len(vector) != len(knn["vector"]):
-                raise ApiError(400, "illegal_argument_exception", "query vector has invalid dimension")
-            ip = sum(a * b for a, b in zip(vector, knn["vector"], strict=True))
-            return 1 + ip if ip >= 0 else 1 / (1 - ip)
+        ((name, knn),) = spec.items()  # knn: the one kind left after _validate
+        vector = src.get(name)
+        if vector is None or ("filter" in knn and self.score(knn["filter"], src) is None):
+            return None
+        if len(vector) != len(knn["vector"]):
+            raise ApiError(400, "illegal_argument_exception", "query vector has invalid dimension")
+        ip = sum(a * b for a, b in zip(vector, knn["vector"], strict=True))
+        return 1 + ip if ip >= 0 else 1 / (1 - ip)
+
+
+def _validate(query: dict[str, Any]) -> None:
+    """Refuse, as a cluster would, a query kind the stand-in does not know (anywhere in the tree)."""
+    ((kind, spec),) = query.items()
+    if kind not in ("match_all", "term", "terms", "exists", "bool", "multi_match", "knn"):
         raise ApiError(400, "parsing_exception", f"unknown query [{kind}]")
+    children = []
+    if kind == "bool":
+        children = [c for key in ("must", "filter", "must_not") for c in spec.get(key, [])]
+    if kind == "knn":
+        children = [f for clause in spec.values() if (f := clause.get("filter"))]
+    for child in children:
+        _validate(child)
 
 
 def _fits(spec: dict[str, Any], value: Any) -> bool:

@@ -1,0 +1,301 @@
+"""Request bodies for the OpenSearch store (index mapping, typed queries, bulk lines) and the
+reading of its answers.
+
+Everything here is a pure function on plain dicts, so tests can assert on exact bodies.
+User text only ever becomes the value of a ``"query"`` key (``multi_match``) and never goes
+through a query-string syntax, so nothing a person types is parsed as an operator.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+from kotae.models import Document, Filters
+from kotae.providers.base import ItemState
+from kotae.versions import is_older
+
+VECTOR_FIELD = "vector"
+TEXT_FIELDS = ("title", "text")
+KEYWORD_FIELDS = (
+    "item_key",
+    "chunk_id",
+    "kind",
+    "scopes",
+    "url",
+    "lang",
+    "content_hash",
+    "version",
+    "updated_at",
+)
+# Title words say more about a chunk than body words; sub-fields add the language analyzers.
+SEARCH_FIELDS = ["title^2", "title.ja^2", "title.en^2", "text", "text.ja", "text.en"]
+SOURCE_EXCLUDES = [VECTOR_FIELD]
+TOMBSTONE_SUFFIX = "#tombstone"
+
+Clause = dict[str, Any]
+
+
+class SourceFilter(TypedDict):
+    excludes: list[str]
+
+
+class SearchBody(TypedDict, total=False):
+    query: Clause
+    size: int
+    _source: SourceFilter
+    aggs: dict[str, Any]
+    track_total_hits: bool
+
+
+class CountBody(TypedDict):
+    query: Clause
+
+
+class AliasAction(TypedDict, total=False):
+    add: dict[str, str]
+    remove: dict[str, str]
+
+
+class AliasesBody(TypedDict):
+    actions: list[AliasAction]
+
+
+def index_body(dimensions: int) -> dict[str, Any]:
+    """Settings and mapping of one concrete index (``PUT <alias>-v<N>``)."""
+    text: dict[str, Any] = {
+        "type": "text",
+        "analyzer": "standard",
+        "fields": {
+            "ja": {"type": "text", "analyzer": "kotae_ja"},
+            "en": {"type": "text", "analyzer": "kotae_en"},
+        },
+    }
+    properties: dict[str, Any] = {name: {"type": "keyword"} for name in KEYWORD_FIELDS}
+    properties.update({name: text for name in TEXT_FIELDS})
+    properties.update(
+        {
+            "chunk_index": {"type": "integer"},
+            "deleted": {"type": "boolean"},
+            "has_vector": {"type": "boolean"},
+            VECTOR_FIELD: {
+                "type": "knn_vector",
+                "dimension": dimensions,
+                # faiss HNSW is the engine OpenSearch Serverless vector collections run (NextGen
+                # converts every knn_vector to it). innerproduct works on every faiss version the
+                # service runs, while faiss cosinesimil only arrived in k-NN 2.19. The store
+                # L2-normalizes every vector it writes and queries, so the inner product *is* the
+                # cosine similarity, as in the embedded store.
+                "method": {
+                    "name": "hnsw",
+                    "engine": "faiss",
+                    "space_type": "innerproduct",
+                    "parameters": {"m": 16, "ef_construction": 128},
+                },
+            },
+        }
+    )
+    return {
+        # No shard or replica counts: Serverless rejects them; managed domains use their defaults.
+        "settings": {
+            "index": {"knn": True},
+            "analysis": {
+                "tokenizer": {"kotae_kuromoji": {"type": "kuromoji_tokenizer", "mode": "search"}},
+                "filter": {
+                    "kotae_en_stop": {"type": "stop", "stopwords": "_english_"},
+                    "kotae_en_possessive": {"type": "stemmer", "language": "possessive_english"},
+                    "kotae_en_stemmer": {"type": "stemmer", "language": "english"},
+                },
+                "analyzer": {
+                    "kotae_ja": {
+                        "type": "custom",
+                        "tokenizer": "kotae_kuromoji",
+                        "filter": [
+                            "kuromoji_baseform",
+                            "kuromoji_part_of_speech",
+                            "cjk_width",
+                            "ja_stop",
+                            "kuromoji_stemmer",
+                            "lowercase",
+                        ],
+                    },
+                    "kotae_en": {
+                        "type": "custom",
+                        "tokenizer": "standard",
+                        "filter": ["kotae_en_possessive", "lowercase", "kotae_en_stop", "kotae_en_stemmer"],
+                    },
+                },
+            },
+        },
+        # strict: a field the store does not know is a bug, refused instead of guessed at.
+        "mappings": {"dynamic": "strict", "properties": properties},
+    }
+
+
+# -- queries -----------------------------------------------------------------------------------
+def term(name: str, value: str | bool) -> Clause:
+    return {"term": {name: value}}
+
+
+def terms(name: str, values: Sequence[str]) -> Clause:
+    return {"terms": {name: list(values)}}
+
+
+NOT_DELETED: list[Clause] = [term("deleted", True)]
+
+
+def visibility(filters: Filters) -> Clause:
+    """The bool query every read applies: scopes, kinds, and never a tombstone.
+
+    An empty tuple of scopes is an empty ``terms`` list, which matches nothing (as it should).
+    """
+    clauses = []
+    if filters.scopes is not None:
+        clauses.append(terms("scopes", filters.scopes))
+    if filters.kinds is not None:
+        clauses.append(terms("kind", filters.kinds))
+    return {"bool": {"filter": clauses, "must_not": list(NOT_DELETED)}}
+
+
+def lexical_query(query: str, k: int, filters: Filters) -> SearchBody:
+    condition = visibility(filters)
+    condition["bool"]["must"] = [
+        {"multi_match": {"query": query, "fields": list(SEARCH_FIELDS), "type": "most_fields"}}
+    ]
+    return {"size": k, "query": condition, "_source": {"excludes": list(SOURCE_EXCLUDES)}}
+
+
+def knn_query(vector: Sequence[float], k: int, filters: Filters) -> SearchBody:
+    # The filter sits inside the knn clause: efficient filtering (faiss) restricts the graph
+    # walk itself, so k results come back even when few documents are visible.
+    clause = {VECTOR_FIELD: {"vector": list(vector), "k": k, "filter": visibility(filters)}}
+    return {"size": k, "query": {"knn": clause}, "_source": {"excludes": list(SOURCE_EXCLUDES)}}
+
+
+def item_query(item_key: str, size: int, *, with_vectors: bool) -> SearchBody:
+    body: SearchBody = {"size": size, "query": {"bool": {"filter": [term("item_key", item_key)]}}}
+    if not with_vectors:
+        body["_source"] = {"excludes": list(SOURCE_EXCLUDES)}
+    return body
+
+
+def count_query() -> CountBody:
+    return {"query": {"bool": {"must_not": list(NOT_DELETED)}}}
+
+
+def item_keys_query(page: int, after: dict[str, Any] | None) -> SearchBody:
+    composite: dict[str, Any] = {"size": page, "sources": [{"item_key": {"terms": {"field": "item_key"}}}]}
+    if after is not None:
+        composite["after"] = after
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": {"bool": {"must_not": list(NOT_DELETED)}},
+        "aggs": {"items": {"composite": composite}},
+    }
+
+
+def alias_actions(alias: str, new_index: str, old_indices: Sequence[str]) -> AliasesBody:
+    """One ``_aliases`` request: OpenSearch applies all its actions atomically."""
+    actions: list[AliasAction] = [{"remove": {"index": old, "alias": alias}} for old in old_indices]
+    actions.append({"add": {"index": new_index, "alias": alias}})
+    return {"actions": actions}
+
+
+# -- documents and bulk ------------------------------------------------------------------------
+def normalized(vector: Sequence[float]) -> list[float]:
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [float(x) / norm for x in vector]
+
+
+def chunk_source(doc: Document, version: str | None, vector: Sequence[float] | None) -> dict[str, Any]:
+    """The stored form of a chunk. Without a vector, ``has_vector`` is left out so that a partial
+    update keeps both the stored vector and its flag."""
+    source = doc.model_dump()
+    source["version"] = version
+    source["deleted"] = False
+    if vector is not None:
+        source[VECTOR_FIELD] = list(vector)
+        source["has_vector"] = True
+    return source
+
+
+def tombstone_source(item_key: str, version: str | None) -> dict[str, Any]:
+    chunk_id = item_key + TOMBSTONE_SUFFIX
+    return {"item_key": item_key, "chunk_id": chunk_id, "version": version, "deleted": True}
+
+
+def document_from_source(source: dict[str, Any]) -> Document:
+    return Document.model_validate({k: v for k, v in source.items() if k in Document.model_fields})
+
+
+@dataclass(frozen=True)
+class BulkAction:
+    """One bulk operation. ``label`` names it in errors (the chunk id, not an opaque _id)."""
+
+    op: Literal["index", "update", "delete"]
+    label: str
+    id: str | None = None
+    source: dict[str, Any] | None = field(default=None, compare=False)
+
+    def lines(self) -> list[dict[str, Any]]:
+        meta: dict[str, Any] = {} if self.id is None else {"_id": self.id}
+        if self.op == "delete":
+            return [{"delete": meta}]
+        if self.op == "update":
+            return [{"update": meta}, {"doc": self.source, "doc_as_upsert": True}]
+        return [{"index": meta}, self.source or {}]
+
+
+def ndjson(actions: Sequence[BulkAction]) -> str:
+    """The bulk body: one JSON object per line, every line (the last too) ending in a newline."""
+    lines = [line for action in actions for line in action.lines()]
+    return "".join(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n" for line in lines)
+
+
+# -- answers -----------------------------------------------------------------------------------
+Hit = dict[str, Any]
+
+
+def is_stale(hits: Sequence[Hit], version: str | None) -> bool:
+    """True when a stored chunk or tombstone of the item has a newer version than ``version``."""
+    return any(is_older(version, h["_source"].get("version")) for h in hits)
+
+
+def item_state(hits: Sequence[Hit]) -> ItemState | None:
+    if not hits:
+        return None
+    tombstone = next((h["_source"] for h in hits if h["_source"].get("deleted")), None)
+    chunks = [h["_source"] for h in hits if not h["_source"].get("deleted")]
+    return ItemState(
+        version=tombstone["version"] if tombstone else chunks[0].get("version"),
+        documents={s["chunk_id"]: document_from_source(s) for s in chunks},
+        has_vector={s["chunk_id"]: bool(s.get("has_vector")) for s in chunks},
+        deleted=tombstone is not None,
+    )
+
+
+def bulk_failures(
+    actions: Sequence[BulkAction], response: dict[str, Any], retryable: frozenset[int]
+) -> tuple[list[BulkAction], list[str]]:
+    """Split a bulk answer's failed items into (actions to retry, descriptions of the others).
+
+    The answer lists one item per action, in order: ``{"index": {"_id", "status", "error"}}``.
+    """
+    retry, failed = [], []
+    for action, item in zip(actions, response.get("items", []), strict=False):
+        result = next(iter(item.values()))
+        error = result.get("error")
+        if error is None:
+            continue
+        if result.get("status") in retryable:
+            retry.append(action)
+        else:
+            failed.append(
+                f"{action.label} ({action.op}, status {result.get('status')}, "
+                f"{error.get('type')}: {error.get('reason')})"
+            )
+    return retry, failed

@@ -1,0 +1,347 @@
+"""The production store: an OpenSearch index (managed domain, Serverless, or self-hosted).
+
+Reads and writes go through an alias (``KOTAE_OPENSEARCH_INDEX``) pointing at one concrete
+index ``<alias>-v<N>``; a reindex builds ``v<N+1>`` and moves the alias in one atomic
+``_aliases`` request. Semantics match :class:`~kotae.providers.sqlite_store.SQLiteStore`: a
+write makes the item's chunks exactly the given ones, older versions never win, and a delete
+leaves a tombstone (``<item_key>#tombstone``, ``deleted: true``) that every read excludes.
+
+Managed domains and self-hosted clusters take the chunk id as ``_id``: writes are idempotent
+upserts, and a chunk without a new vector is a partial ``update`` keeping the stored one.
+Serverless *vector search* collections only have server-generated ids (``_update/<id>`` and
+``PUT _doc/<id>`` are for SEARCH collections), so with ``custom_ids=False`` a write re-indexes
+every chunk of the item without an id (re-sending stored vectors), then deletes the item's
+previous documents by their generated ids. Serverless has no refresh either: two writes of one
+item within its few seconds of search latency can leave the first one's documents behind; reads
+drop such duplicates by chunk id and the item's next write removes them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar
+from urllib.parse import urlparse
+
+from opensearchpy import (
+    AuthenticationException,
+    AuthorizationException,
+    NotFoundError,
+    OpenSearch,
+    RequestsHttpConnection,
+    TransportError,
+)
+from opensearchpy import ConnectionError as OSConnectionError
+
+from kotae.errors import ConfigError, IndexMismatch, StoreError
+from kotae.models import Document, Filters
+from kotae.providers import opensearch_queries as q
+from kotae.providers.base import ItemState, ScoredDocument, Vector
+from kotae.settings import Settings
+from kotae.text import tokenize
+
+RETRYABLE_ITEM_STATUS = frozenset({429, 503})
+MAX_CHUNKS_PER_ITEM = 1000
+
+
+def sigv4_auth(region: str, service: str) -> Any:
+    """A requests auth that signs every request with the current boto3 session credentials.
+
+    ``RequestsAWSV4SignerAuth`` asks the credentials for a frozen copy at each request, so
+    refreshable credentials (assumed roles, SSO, container roles) are renewed as they expire.
+    ``service`` is ``es`` for managed domains and ``aoss`` for Serverless collections.
+    """
+    import boto3
+    from opensearchpy import RequestsAWSV4SignerAuth
+
+    credentials = boto3.Session().get_credentials()
+    if credentials is None:
+        raise ConfigError(
+            "no AWS credentials found to sign OpenSearch requests (KOTAE_OPENSEARCH_AUTH="
+            f"sigv4-{service}); set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use a role"
+        )
+    return RequestsAWSV4SignerAuth(credentials, region, service)
+
+
+class OpenSearchStore:
+    """A kotae store on an OpenSearch alias."""
+
+    name: ClassVar[str] = "opensearch"
+
+    def __init__(
+        self,
+        client: OpenSearch,
+        alias: str,
+        dimensions: int,
+        *,
+        custom_ids: bool = True,
+        refresh: bool = False,
+        max_attempts: int = 4,
+        backoff: float = 0.2,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client, self.alias, self.dimensions, self.custom_ids = client, alias, dimensions, custom_ids
+        # refresh=true makes writes visible at once (tests, small self-hosted clusters); Serverless
+        # does not support it, so it is off unless asked for. Bulk items refused with 429/503 are
+        # tried up to max_attempts times, sleeping backoff * 2**attempt in between.
+        self.refresh, self.max_attempts, self.backoff, self._sleep = refresh, max_attempts, backoff, sleep
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, dimensions: int | None = None) -> OpenSearchStore:
+        endpoint = str(settings.require("opensearch_endpoint"))
+        if "://" not in endpoint:
+            endpoint = "https://" + endpoint
+        parsed = urlparse(endpoint)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConfigError(f"KOTAE_OPENSEARCH_ENDPOINT={endpoint!r} is not an http(s) URL")
+        auth: Any = None
+        if settings.opensearch_auth in ("sigv4-es", "sigv4-aoss"):
+            auth = sigv4_auth(settings.require("aws_region"), settings.opensearch_auth.removeprefix("sigv4-"))
+        elif settings.opensearch_auth == "basic":
+            auth = (settings.require("opensearch_username"), settings.require("opensearch_password"))
+        https = parsed.scheme == "https"
+        client = OpenSearch(
+            hosts=[endpoint],
+            http_auth=auth,
+            use_ssl=https,
+            verify_certs=https,
+            timeout=10,
+            connection_class=RequestsHttpConnection,
+            max_retries=3,
+            retry_on_status=(429, 502, 503, 504),
+            retry_on_timeout=True,
+        )
+        dimensions = dimensions or settings.embedding_dimensions
+        custom_ids = settings.opensearch_auth != "sigv4-aoss"  # Serverless vector collections: no custom ids
+        return cls(client, settings.opensearch_index, dimensions, custom_ids=custom_ids)
+
+    # -- errors ------------------------------------------------------------------------------
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """Translate opensearch-py exceptions (after its own retries) into StoreError."""
+        try:
+            yield
+        except NotFoundError as exc:
+            raise StoreError(
+                f"{what}: {self.alias!r} not found in OpenSearch ({_reason(exc)}); "
+                "create it with ensure_index()"
+            ) from exc
+        except OSConnectionError as exc:  # includes timeouts and TLS failures
+            raise StoreError(f"{what}: cannot reach OpenSearch ({exc})") from exc
+        except (AuthenticationException, AuthorizationException) as exc:
+            raise StoreError(
+                f"{what}: OpenSearch refused the credentials ({exc.status_code} {_reason(exc)}); check the "
+                "IAM role, the domain or collection data access policy, or the username and password"
+            ) from exc
+        except TransportError as exc:
+            raise StoreError(f"{what}: OpenSearch answered {exc.status_code} {_reason(exc)}") from exc
+
+    # -- index and alias ---------------------------------------------------------------------
+    def current_indices(self) -> list[str]:
+        """The concrete indices the alias points at (none when the alias does not exist)."""
+        with self._errors("read alias"):
+            if not self.client.indices.exists_alias(name=self.alias):
+                return []
+            return sorted(self.client.indices.get_alias(name=self.alias))
+
+    def create_index(self, name: str, *, dimensions: int | None = None) -> None:
+        with self._errors(f"create index {name}"):
+            self.client.indices.create(index=name, body=q.index_body(dimensions or self.dimensions))
+
+    def swap_alias(self, new_index: str) -> None:
+        """Point the alias at ``new_index`` with one atomic request: no moment without an index."""
+        old = [name for name in self.current_indices() if name != new_index]
+        with self._errors("move alias"):
+            self.client.indices.update_aliases(body=q.alias_actions(self.alias, new_index, old))
+
+    def ensure_index(self, name: str | None = None) -> str:
+        """Create ``<alias>-v1`` (or ``name``) and the alias if missing; check the vector size."""
+        current = self.current_indices()
+        if not current:
+            index = name or f"{self.alias}-v1"
+            with self._errors(f"read index {index}"):
+                exists = self.client.indices.exists(index=index)
+            if not exists:  # else a previous attempt created it but stopped before the alias
+                self.create_index(index)
+            self.swap_alias(index)
+            return index
+        with self._errors("read mapping"):
+            mapping = self.client.indices.get_mapping(index=self.alias)
+        for index, body in mapping.items():
+            stored = body["mappings"]["properties"].get(q.VECTOR_FIELD, {}).get("dimension")
+            if stored is not None and stored != self.dimensions:
+                raise IndexMismatch(
+                    f"OpenSearch index {index} holds {stored}-dimension vectors but the embedder makes "
+                    f"{self.dimensions}; run `kotae reindex`"
+                )
+        return current[0]
+
+    def next_index_name(self) -> str:
+        versions = [int(m.group(1)) for n in self.current_indices() if (m := re.search(r"-v(\d+)$", n))]
+        return f"{self.alias}-v{max(versions, default=0) + 1}"
+
+    def reindex(self, new_dimensions: int, fill: Callable[[OpenSearchStore], None]) -> str:
+        """Build the next index, let ``fill`` write into it, then move the alias (zero downtime)."""
+        new_index = self.next_index_name()
+        self.create_index(new_index, dimensions=new_dimensions)
+        fill(self._on(new_index, new_dimensions))
+        self.swap_alias(new_index)
+        self.dimensions = new_dimensions
+        return new_index
+
+    def _on(self, target: str, dimensions: int) -> OpenSearchStore:
+        options = {"refresh": self.refresh, "max_attempts": self.max_attempts, "backoff": self.backoff}
+        return OpenSearchStore(
+            self.client, target, dimensions, custom_ids=self.custom_ids, sleep=self._sleep, **options
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- writes ------------------------------------------------------------------------------
+    def _hits(self, item_key: str, *, with_vectors: bool) -> list[q.Hit]:
+        with self._errors(f"read item {item_key}"):
+            body = q.item_query(item_key, MAX_CHUNKS_PER_ITEM, with_vectors=with_vectors)
+            return list(self.client.search(index=self.alias, body=body)["hits"]["hits"])
+
+    def state(self, item_key: str) -> ItemState | None:
+        return q.item_state(self._hits(item_key, with_vectors=False))
+
+    def _check(self, vector: Sequence[float]) -> None:
+        if len(vector) != self.dimensions:
+            raise IndexMismatch(
+                f"vector of size {len(vector)}, the OpenSearch index holds {self.dimensions}; "
+                "run `kotae reindex`"
+            )
+
+    def write(
+        self,
+        item_key: str,
+        documents: Sequence[Document],
+        vectors: dict[str, Vector],
+        *,
+        version: str | None = None,
+    ) -> bool:
+        """Make the item's chunks exactly ``documents``. An item written with no chunks is kept as a
+        tombstone, so its version still refuses older replays (state().deleted is then True)."""
+        if not documents:
+            return self.delete(item_key, version=version)
+        for vector in vectors.values():
+            self._check(vector)
+        hits = self._hits(item_key, with_vectors=not self.custom_ids)
+        if q.is_stale(hits, version):
+            return False
+        upserts: list[q.BulkAction] = []
+        stored = {h["_source"]["chunk_id"]: h["_source"].get(q.VECTOR_FIELD) for h in hits}
+        for doc in documents:
+            new = vectors.get(doc.chunk_id)
+            if self.custom_ids and new is None:
+                source = q.chunk_source(doc, version, None)
+                upserts.append(q.BulkAction("update", doc.chunk_id, doc.chunk_id, source))
+                continue
+            vector = q.normalized(new) if new is not None else stored.get(doc.chunk_id)
+            source = q.chunk_source(doc, version, vector)
+            doc_id = doc.chunk_id if self.custom_ids else None
+            upserts.append(q.BulkAction("index", doc.chunk_id, doc_id, source))
+        keep = {d.chunk_id for d in documents} if self.custom_ids else set()
+        self._apply(upserts, [h for h in hits if h["_id"] not in keep])
+        return True
+
+    def delete(self, item_key: str, *, version: str | None = None) -> bool:
+        hits = self._hits(item_key, with_vectors=False)
+        if q.is_stale(hits, version):
+            return False
+        tombstone_id = item_key + q.TOMBSTONE_SUFFIX
+        source = q.tombstone_source(item_key, version)
+        action = q.BulkAction("index", tombstone_id, tombstone_id if self.custom_ids else None, source)
+        # With custom ids the tombstone overwrites itself; generated ids leave the old one to delete.
+        self._apply([action], [h for h in hits if not (self.custom_ids and h["_id"] == tombstone_id)])
+        return True
+
+    def _apply(self, upserts: list[q.BulkAction], obsolete: list[q.Hit]) -> None:
+        # Two phases: old documents go only once every new one is in, so a failed write never
+        # leaves the item with fewer chunks than before.
+        self._bulk(upserts)
+        self._bulk([q.BulkAction("delete", h["_source"]["chunk_id"], h["_id"]) for h in obsolete])
+
+    def _bulk(self, actions: list[q.BulkAction]) -> None:
+        """Send actions; retry items refused with 429/503, raise for any other item error."""
+        pending = actions
+        params = {"refresh": "true"} if self.refresh else None
+        for attempt in range(self.max_attempts):
+            if not pending:
+                return
+            with self._errors("bulk write"):
+                response = self.client.bulk(body=q.ndjson(pending), index=self.alias, params=params)
+            pending, failed = q.bulk_failures(pending, response, RETRYABLE_ITEM_STATUS)
+            if failed:
+                raise StoreError("bulk write failed for " + "; ".join(failed))
+            if pending and attempt + 1 < self.max_attempts:
+                self._sleep(self.backoff * 2**attempt)
+        if pending:
+            raise StoreError(
+                f"bulk write still throttled after {self.max_attempts} attempts for "
+                + ", ".join(a.label for a in pending)
+            )
+
+    # -- reads -------------------------------------------------------------------------------
+    def _search(self, body: q.SearchBody, what: str) -> list[ScoredDocument]:
+        with self._errors(what):
+            response = self.client.search(index=self.alias, body=body)
+        out, seen = [], set()
+        for hit in response["hits"]["hits"]:
+            doc = q.document_from_source(hit["_source"])
+            if doc.chunk_id not in seen:  # a Serverless duplicate awaiting cleanup
+                seen.add(doc.chunk_id)
+                out.append(ScoredDocument(doc, float(hit["_score"] or 0.0)))
+        return out
+
+    def lexical_search(self, query: str, k: int, filters: Filters) -> list[ScoredDocument]:
+        if not tokenize(query):
+            return []
+        return self._search(q.lexical_query(query, k, filters), "lexical search")
+
+    def vector_search(self, vector: Vector, k: int, filters: Filters) -> list[ScoredDocument]:
+        self._check(vector)
+        return self._search(q.knn_query(q.normalized(vector), k, filters), "vector search")
+
+    def term_coverage(self, query: str, documents: Sequence[Document]) -> list[float]:
+        """For each document, the share of the query's terms it contains (0..1).
+
+        Computed client-side with :func:`kotae.text.tokenize`, like the embedded store, but with
+        IDF 1.0 for every term: OpenSearch has no cheap per-term document frequency for an
+        arbitrary token list (a ``_termvectors`` call per document would be needed), and the
+        ranking itself already weighs rare terms through BM25.
+        """
+        terms = set(tokenize(query))
+        if not terms:
+            return [0.0 for _ in documents]
+        return [len(terms & set(tokenize(f"{d.title}\n{d.text}"))) / len(terms) for d in documents]
+
+    def item_keys(self, *, page: int = 1000) -> Iterator[str]:
+        """Every live item key in key order, paged with a composite aggregation (Serverless has
+        no scroll)."""
+        after: dict[str, Any] | None = None
+        while True:
+            with self._errors("list item keys"):
+                response = self.client.search(index=self.alias, body=q.item_keys_query(page, after))
+            agg = response["aggregations"]["items"]
+            if not agg["buckets"]:
+                return
+            yield from (bucket["key"]["item_key"] for bucket in agg["buckets"])
+            after = agg["after_key"]
+
+    def count(self) -> int:
+        with self._errors("count"):
+            return int(self.client.count(index=self.alias, body=q.count_query())["count"])
+
+
+def _reason(exc: TransportError) -> str:
+    """The error type and reason of an OpenSearch error body, else whatever the client has."""
+    info = exc.info
+    error = info.get("error") if isinstance(info, dict) else None
+    if isinstance(error, dict):
+        return f"{error.get('type')}: {error.get('reason')}"
+    return str(error or exc.error)
