@@ -72,7 +72,7 @@ class AnswerPipeline:
         prompt_task: str = "answer",
         prompt_version: str = "v1",
         top_k: int = 5,
-        min_relevance: float = 0.35,
+        min_relevance: float = 0.25,
         max_question_chars: int = 4000,
         max_context_chars: int = 12_000,
     ) -> None:

@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(default=800, ge=100, le=20_000)
     chunk_overlap: int = Field(default=100, ge=0, le=5_000)
     # Retrieval. Hits whose relevance is below this are not treated as evidence.
-    min_relevance: float = Field(default=0.35, ge=0.0, le=1.0)
+    min_relevance: float = Field(default=0.25, ge=0.0, le=1.0)
 
     @field_validator("embedding_dimensions")
     @classmethod

@@ -23,6 +23,8 @@ from kotae.text import tokenize
 from kotae.versions import is_older
 
 SCHEMA_VERSION = "1"
+# Postings a lexical query may score before its most common terms are dropped (see _prune).
+MAX_POSTINGS = 10_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,7 +45,7 @@ CREATE TABLE IF NOT EXISTS items (
     item_key TEXT PRIMARY KEY, version TEXT, deleted INTEGER NOT NULL DEFAULT 0
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(tokens, tokenize = 'unicode61 remove_diacritics 0');
-CREATE VIRTUAL TABLE IF NOT EXISTS fts_terms USING fts5vocab(fts, 'row');
+CREATE TABLE IF NOT EXISTS term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -194,16 +196,30 @@ class SQLiteStore:
                 "UPDATE chunks SET kind = ?, content_hash = ?, doc = ?, vector = coalesce(?, vector) WHERE id = ?",
                 (doc.kind, doc.content_hash, payload, blob, row_id),
             )
-            self._db.execute("DELETE FROM fts WHERE rowid = ?", (row_id,))
+            self._drop_text(row_id)
             self._db.execute("DELETE FROM chunk_scopes WHERE id = ?", (row_id,))
-        tokens = " ".join(tokenize(f"{doc.title}\n{doc.text}"))
-        self._db.execute("INSERT INTO fts (rowid, tokens) VALUES (?, ?)", (row_id, tokens))
+        tokens = tokenize(f"{doc.title}\n{doc.text}")
+        self._db.execute("INSERT INTO fts (rowid, tokens) VALUES (?, ?)", (row_id, " ".join(tokens)))
+        self._count_terms(tokens, +1)
         self._db.executemany(
             "INSERT OR IGNORE INTO chunk_scopes VALUES (?, ?)", [(s, row_id) for s in doc.scopes]
         )
 
-    def _delete_row(self, row_id: int) -> None:
+    def _count_terms(self, tokens: Sequence[str], delta: int) -> None:
+        """Keep per-term document frequencies, for the IDF weights of term_coverage."""
+        self._db.executemany(
+            "INSERT INTO term_df VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
+            [(t, delta) for t in set(tokens)],
+        )
+
+    def _drop_text(self, row_id: int) -> None:
+        row = self._db.execute("SELECT tokens FROM fts WHERE rowid = ?", (row_id,)).fetchone()
+        if row is not None:
+            self._count_terms(row[0].split(), -1)
         self._db.execute("DELETE FROM fts WHERE rowid = ?", (row_id,))
+
+    def _delete_row(self, row_id: int) -> None:
+        self._drop_text(row_id)
         self._db.execute("DELETE FROM chunk_scopes WHERE id = ?", (row_id,))
         self._db.execute("DELETE FROM chunks WHERE id = ?", (row_id,))
 
@@ -240,14 +256,35 @@ class SQLiteStore:
             params.extend(filters.kinds)
         return "".join(f" AND {c}" for c in clauses), params
 
+    def _prune(self, terms: list[str]) -> list[str]:
+        """Drop the most common query terms while the postings to score exceed the budget.
+
+        FTS5 scores every matching row, so a term found in most chunks costs a full scan of
+        them while adding almost nothing to BM25 (its IDF is near zero). The rarest term is
+        always kept, and small stores are never pruned.
+        """
+        unique = list(dict.fromkeys(terms))
+        if len(unique) < 2:
+            return unique
+        marks = ",".join("?" * len(unique))
+        df = dict(
+            self._db.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", unique).fetchall()
+        )
+        ordered = sorted(unique, key=lambda t: df.get(t, 0))
+        while len(ordered) > 1 and sum(df.get(t, 0) for t in ordered) > MAX_POSTINGS:
+            ordered.pop()
+        return ordered
+
     def lexical_search(self, query: str, k: int, filters: Filters) -> list[ScoredDocument]:
-        expression = _match_expression(tokenize(query))
+        expression = _match_expression(self._prune(tokenize(query)))
         if not expression:
             return []
-        where, params = self._scope_clause(filters, "fts.rowid")
+        where, params = self._scope_clause(filters, "m.id")
+        # The MATCH runs once, materialized; filtering inside the FTS query would make SQLite
+        # re-run the full-text search for every candidate row id.
         sql = (
-            "SELECT c.doc, -bm25(fts) AS score FROM fts JOIN chunks c ON c.id = fts.rowid "
-            f"WHERE fts MATCH ?{where} ORDER BY bm25(fts) LIMIT ?"
+            "WITH m AS MATERIALIZED (SELECT rowid AS id, bm25(fts) AS rank FROM fts WHERE fts MATCH ?) "
+            f"SELECT c.doc, -m.rank FROM m JOIN chunks c ON c.id = m.id WHERE 1{where} ORDER BY m.rank LIMIT ?"
         )
         try:
             rows = self._db.execute(sql, [expression, *params, k]).fetchall()
@@ -269,8 +306,13 @@ class SQLiteStore:
                 matrix = matrix / np.where(norms == 0, 1, norms)
             else:
                 matrix = np.zeros((0, self._dimensions or 1), dtype=np.float32)
-            scopes = [frozenset((r[3] or "").split("\x1f")) for r in rows]
-            kinds = [r[2] for r in rows]
+            # One boolean column per scope and per kind, so a filter is a few vector ORs.
+            scopes: dict[str, Any] = {}
+            kinds: dict[str, Any] = {}
+            for position, row in enumerate(rows):
+                for scope in (row[3] or "").split("\x1f"):
+                    scopes.setdefault(scope, np.zeros(len(rows), dtype=bool))[position] = True
+                kinds.setdefault(row[2], np.zeros(len(rows), dtype=bool))[position] = True
             self._matrix = (ids, matrix, scopes, kinds)
         return self._matrix
 
@@ -298,20 +340,20 @@ class SQLiteStore:
         by_id = self._docs_by_id([int(ids[i]) for i in top])
         return [ScoredDocument(by_id[int(ids[i])], float(scores[i])) for i in top]
 
-    def _mask(self, filters: Filters, scopes: list[frozenset[str]], kinds: list[str]) -> Any:
+    def _mask(self, filters: Filters, scopes: dict[str, Any], kinds: dict[str, Any]) -> Any:
         if filters.scopes is None and filters.kinds is None:
             return None
         np = _np()
-        wanted = frozenset(filters.scopes) if filters.scopes is not None else None
-        kind_set = frozenset(filters.kinds) if filters.kinds is not None else None
-        return np.fromiter(
-            (
-                (wanted is None or not wanted.isdisjoint(s)) and (kind_set is None or k in kind_set)
-                for s, k in zip(scopes, kinds, strict=True)
-            ),
-            dtype=bool,
-            count=len(kinds),
-        )
+        size = next(iter(kinds.values())).shape[0]
+        allowed = np.ones(size, dtype=bool)
+        for wanted, columns in ((filters.scopes, scopes), (filters.kinds, kinds)):
+            if wanted is not None:
+                any_of = np.zeros(size, dtype=bool)
+                for name in wanted:
+                    if name in columns:
+                        any_of |= columns[name]
+                allowed &= any_of
+        return allowed
 
     def _docs_by_id(self, ids: list[int]) -> dict[int, Document]:
         marks = ",".join("?" * len(ids))
@@ -323,9 +365,7 @@ class SQLiteStore:
         if not terms:
             return [0.0 for _ in documents]
         marks = ",".join("?" * len(terms))
-        df = dict(
-            self._db.execute(f"SELECT term, doc FROM fts_terms WHERE term IN ({marks})", terms).fetchall()
-        )
+        df = dict(self._db.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", terms).fetchall())
         total = max(self.count(), 1)
         idf = {t: math.log(1 + (total - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in terms}
         whole = sum(idf.values()) or 1.0

@@ -32,7 +32,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.embedding_normalize is True
     assert settings.top_k == 5
     assert (settings.chunk_chars, settings.chunk_overlap) == (800, 100)
-    assert settings.min_relevance == 0.35
+    assert settings.min_relevance == 0.25
     assert settings.temperature == 0.0
     assert (settings.prompt_task, settings.prompt_version) == ("answer", "v1")
     assert settings.retrieval_mode == "hybrid"

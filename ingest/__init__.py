@@ -1,0 +1,1 @@
+"""The ingest Lambda: DynamoDB Streams -> render -> embed -> index, through kotae.indexer."""
