@@ -25,6 +25,16 @@ class IndexResult:
     embedded: int = 0
 
 
+@dataclass(frozen=True)
+class Plan:
+    item: Item
+    version: str | None
+    documents: list[Document]
+    state: ItemState | None
+    todo: list[Document]  # chunks whose text must be embedded
+    stale: bool = False
+
+
 def embedding_text(doc: Document) -> str:
     return doc.text if doc.text.startswith(doc.title) else f"{doc.title}\n{doc.text}"
 
@@ -43,28 +53,27 @@ class Indexer:
         """Upsert one item. Unchanged text is not embedded again; stale chunks are removed."""
         return self.index_many([(item, version)])[0]
 
+    def plan(self, item: Item, version: str | None = None) -> Plan:
+        """Render an item and work out which of its chunks need a new embedding."""
+        documents = self.renderer.render(item, version=version)
+        state = self.store.state(item.key)
+        if state is not None and is_older(version, state.version):
+            return Plan(item, version, documents, state, [], stale=True)
+        todo = []
+        if self.embedder is not None:
+            todo = [
+                d
+                for d in documents
+                if state is None
+                or not state.has_vector.get(d.chunk_id)
+                or state.documents[d.chunk_id].content_hash != d.content_hash
+            ]
+        return Plan(item, version, documents, state, todo)
+
     def index_many(self, entries: Sequence[tuple[Item, str | None]], *, batch: int = 64) -> list[IndexResult]:
         """Upsert several items, embedding everything that changed in shared batches."""
-        plans = []
-        for item, version in entries:
-            documents = self.renderer.render(item, version=version)
-            state = self.store.state(item.key)
-            if state is not None and is_older(version, state.version):
-                plans.append((item, version, documents, state, [], True))
-                continue
-            todo = (
-                []
-                if self.embedder is None
-                else [
-                    d
-                    for d in documents
-                    if state is None
-                    or not state.has_vector.get(d.chunk_id)
-                    or state.documents[d.chunk_id].content_hash != d.content_hash
-                ]
-            )
-            plans.append((item, version, documents, state, todo, False))
-        pending = [d for plan in plans for d in plan[4]]
+        plans = [self.plan(item, version) for item, version in entries]
+        pending = [d for plan in plans for d in plan.todo]
         vectors: dict[str, Vector] = {}
         if pending:
             assert self.embedder is not None
@@ -74,9 +83,14 @@ class Indexer:
                 vectors.update({d.chunk_id: v for d, v in zip(part, embedded, strict=True)})
         return [
             self._apply(
-                item, version, documents, state, {d.chunk_id: vectors[d.chunk_id] for d in todo}, stale
+                plan.item,
+                plan.version,
+                plan.documents,
+                plan.state,
+                {d.chunk_id: vectors[d.chunk_id] for d in plan.todo},
+                plan.stale,
             )
-            for item, version, documents, state, todo, stale in plans
+            for plan in plans
         ]
 
     def _apply(

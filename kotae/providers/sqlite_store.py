@@ -245,14 +245,16 @@ class SQLiteStore:
 
     # -- reads -------------------------------------------------------------------------------
     def _scope_clause(self, filters: Filters, column: str) -> tuple[str, list[Any]]:
+        """Filters as correlated EXISTS clauses: one index probe per candidate row. (An
+        ``IN (subquery)`` on the FTS rowid would make SQLite re-run the MATCH per row id.)"""
         clauses, params = [], []
         if filters.scopes is not None:
             marks = ",".join("?" * len(filters.scopes)) or "NULL"
-            clauses.append(f"{column} IN (SELECT id FROM chunk_scopes WHERE scope IN ({marks}))")
+            clauses.append(f"EXISTS (SELECT 1 FROM chunk_scopes s WHERE s.id = {column} AND s.scope IN ({marks}))")
             params.extend(filters.scopes)
         if filters.kinds is not None:
             marks = ",".join("?" * len(filters.kinds)) or "NULL"
-            clauses.append(f"{column} IN (SELECT id FROM chunks WHERE kind IN ({marks}))")
+            clauses.append(f"EXISTS (SELECT 1 FROM chunks k WHERE k.id = {column} AND k.kind IN ({marks}))")
             params.extend(filters.kinds)
         return "".join(f" AND {c}" for c in clauses), params
 
@@ -279,18 +281,14 @@ class SQLiteStore:
         expression = _match_expression(self._prune(tokenize(query)))
         if not expression:
             return []
-        where, params = self._scope_clause(filters, "m.id")
-        # The MATCH runs once, materialized; filtering inside the FTS query would make SQLite
-        # re-run the full-text search for every candidate row id.
-        sql = (
-            "WITH m AS MATERIALIZED (SELECT rowid AS id, bm25(fts) AS rank FROM fts WHERE fts MATCH ?) "
-            f"SELECT c.doc, -m.rank FROM m JOIN chunks c ON c.id = m.id WHERE 1{where} ORDER BY m.rank LIMIT ?"
-        )
+        where, params = self._scope_clause(filters, "fts.rowid")
+        sql = f"SELECT rowid, -bm25(fts) FROM fts WHERE fts MATCH ?{where} ORDER BY bm25(fts) LIMIT ?"
         try:
             rows = self._db.execute(sql, [expression, *params, k]).fetchall()
         except sqlite3.OperationalError as exc:
             raise StoreError(f"lexical search failed: {exc}") from exc
-        return [ScoredDocument(Document.model_validate_json(doc), float(score)) for doc, score in rows]
+        by_id = self._docs_by_id([row_id for row_id, _ in rows]) if rows else {}
+        return [ScoredDocument(by_id[row_id], float(score)) for row_id, score in rows]
 
     def _load_matrix(self) -> Any:
         if self._matrix is None:

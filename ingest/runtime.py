@@ -1,0 +1,52 @@
+"""What the ingest Lambda builds once per cold start: settings, store, embedder, ingestor."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from kotae.app import Kotae
+from kotae.indexer import Indexer
+from kotae.settings import load_settings
+from kotae.streams import Fetch, PrefetchingEmbedder, StreamIngestor
+
+
+class IngestRuntime:
+    def __init__(self, kotae: Kotae, fetch: Fetch | None) -> None:
+        self.kotae = kotae
+        embedder = kotae.embedder
+        if embedder is not None:
+            embedder = PrefetchingEmbedder(embedder, concurrency=kotae.settings.embedding_concurrency)
+        ensure = getattr(kotae.store, "ensure_index", None)
+        if ensure is not None:
+            ensure()  # create the index and alias on first deploy
+        self.ingestor = StreamIngestor(Indexer(kotae.renderer, kotae.store, embedder), fetch)
+
+
+def table_fetch(table: str, region: str | None) -> Fetch:
+    """Read the current item (KEYS_ONLY / OLD_IMAGE streams), strongly consistent."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from kotae.aws import client, translate
+
+    dynamodb = client("dynamodb", region)
+    serialize, deserialize = TypeSerializer().serialize, TypeDeserializer().deserialize
+
+    def fetch(keys: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            found = dynamodb.get_item(
+                TableName=table, Key={k: serialize(v) for k, v in keys.items()}, ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, f"reading {table}") from exc
+        item = found.get("Item")
+        return None if item is None else {k: deserialize(v) for k, v in item.items()}
+
+    return fetch
+
+
+@cache
+def runtime() -> IngestRuntime:
+    settings = load_settings()
+    return IngestRuntime(Kotae(settings), table_fetch(settings.knowledge_table, settings.aws_region))

@@ -1,0 +1,150 @@
+"""DynamoDB Streams records into index changes, with embeddings fetched for the whole batch first.
+
+The ingest Lambda runs a batch in two phases:
+
+1. ``prefetch``: every record is parsed and planned, and the texts that need embedding
+   (changed chunks only) are embedded concurrently, each text on its own, so one bad text
+   fails one record, not the batch.
+2. per record, in stream order (Powertools batch processing): the item is planned again
+   against the store as it is now and written; its embeddings come from the cache.
+
+Record versions are stream sequence numbers, so a replayed or older record never overwrites a
+newer one (the store refuses it) and replaying a batch changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from kotae.errors import InvalidItem, KotaeError
+from kotae.indexer import Indexer, IndexResult, embedding_text
+from kotae.models import Item
+from kotae.providers.base import Embedder, Purpose, Vector
+
+Fetch = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+class InvalidRecord(KotaeError):
+    """A stream record that cannot be turned into an index change."""
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Literal["upsert", "remove"]
+    key: str
+    version: str | None
+    item: Item | None = None
+    event: str = ""
+    ttl_expiry: bool = False
+
+
+def parse_record(record: Any, fetch: Fetch | None = None) -> Change:
+    """A Powertools DynamoDBRecord into a Change.
+
+    NEW_AND_OLD_IMAGES and NEW_IMAGE carry the new item. KEYS_ONLY and OLD_IMAGE do not: the
+    item is then read from the table (``fetch``), and if it is gone by then, it is removed.
+    """
+    event = record.event_name.name if record.event_name else ""
+    stream = record.dynamodb
+    if stream is None or not stream.keys:
+        raise InvalidRecord(f"{event or 'record'} without dynamodb keys")
+    version = stream.sequence_number
+    key = Item.from_mapping(stream.keys).key
+    if event == "REMOVE":
+        identity = record.user_identity or {}
+        ttl = identity.get("type") == "Service" and identity.get("principalId") == "dynamodb.amazonaws.com"
+        return Change("remove", key, version, event=event, ttl_expiry=ttl)
+    if event not in ("INSERT", "MODIFY"):
+        raise InvalidRecord(f"unknown event name {event!r}")
+    image = stream.new_image
+    if not image:
+        if fetch is None:
+            view = stream.stream_view_type.name if stream.stream_view_type else "unknown"
+            raise InvalidRecord(
+                f"stream view type {view} carries no new image; set KOTAE_KNOWLEDGE_TABLE so the item "
+                "can be read from the table, or use NEW_AND_OLD_IMAGES"
+            )
+        image = fetch(stream.keys)
+        if image is None:
+            return Change("remove", key, version, event=event)
+    try:
+        item = Item.from_mapping(image)
+    except InvalidItem as exc:
+        raise InvalidRecord(f"{event} {key}: {exc}") from exc
+    return Change("upsert", key, version, item=item, event=event)
+
+
+class PrefetchingEmbedder:
+    """Wraps an embedder: ``prefetch`` embeds texts concurrently into a cache, ``embed`` reads it.
+
+    Failures during prefetch are not raised; the text is simply not cached and ``embed`` asks
+    the real embedder again, so the failure lands on the record that needs it.
+    """
+
+    def __init__(self, inner: Embedder, concurrency: int = 8) -> None:
+        self.inner = inner
+        self.name, self.dimensions, self.languages = inner.name, inner.dimensions, inner.languages
+        self.concurrency = concurrency
+        self._cache: dict[str, Vector] = {}
+
+    def _one(self, text: str) -> tuple[str, Vector | None]:
+        try:
+            return text, self.inner.embed([text], purpose="document")[0]
+        except KotaeError:
+            return text, None
+
+    def prefetch(self, texts: Sequence[str]) -> int:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if not missing:
+            return 0
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(missing))) as pool:
+            for text, vector in pool.map(self._one, missing):
+                if vector is not None:
+                    self._cache[text] = vector
+        return len(missing)
+
+    def embed(self, texts: Sequence[str], *, purpose: Purpose = "document") -> list[Vector]:
+        missing = [t for t in texts if t not in self._cache]
+        if missing:
+            for text, vector in zip(missing, self.inner.embed(missing, purpose=purpose), strict=True):
+                self._cache[text] = vector
+        return [self._cache[t] for t in texts]
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+
+class StreamIngestor:
+    """Applies stream changes through the shared Indexer."""
+
+    def __init__(self, indexer: Indexer, fetch: Fetch | None = None) -> None:
+        self.indexer = indexer
+        self.fetch = fetch
+
+    def prefetch(self, records: Sequence[Any]) -> int:
+        """Embed, concurrently, every changed text the batch will need. Returns texts embedded."""
+        embedder = self.indexer.embedder
+        if not isinstance(embedder, PrefetchingEmbedder):
+            return 0
+        embedder.clear()
+        texts: list[str] = []
+        for record in records:
+            try:
+                change = parse_record(record, self.fetch)
+                if change.item is not None:
+                    texts.extend(
+                        embedding_text(d) for d in self.indexer.plan(change.item, change.version).todo
+                    )
+            except KotaeError:
+                continue  # reported when the record itself is processed
+        return embedder.prefetch(texts)
+
+    def apply(self, record: Any) -> tuple[Change, IndexResult]:
+        change = parse_record(record, self.fetch)
+        if change.action == "remove":
+            return change, self.indexer.remove(change.key, version=change.version)
+        assert change.item is not None
+        return change, self.indexer.index(change.item, version=change.version)
