@@ -47,27 +47,34 @@ def parse_record(record: Any, fetch: Fetch | None = None) -> Change:
     NEW_AND_OLD_IMAGES and NEW_IMAGE carry the new item. KEYS_ONLY and OLD_IMAGE do not: the
     item is then read from the table (``fetch``), and if it is gone by then, it is removed.
     """
-    event = record.event_name.name if record.event_name else ""
+    event = str(record.get("eventName") or "")
+    if event not in ("INSERT", "MODIFY", "REMOVE"):
+        raise InvalidRecord(f"unknown event name {event[:40]!r}")
     stream = record.dynamodb
-    if stream is None or not stream.keys:
-        raise InvalidRecord(f"{event or 'record'} without dynamodb keys")
-    version = stream.sequence_number
-    key = Item.from_mapping(stream.keys).key
+    try:
+        keys = stream.keys if stream is not None else {}
+        version = stream.sequence_number if stream is not None else None
+        image = stream.new_image if stream is not None and event != "REMOVE" else {}
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise InvalidRecord(f"{event} record with malformed attribute values ({type(exc).__name__})") from exc
+    if not keys:
+        raise InvalidRecord(f"{event} record without dynamodb keys")
+    try:
+        key = Item.from_mapping(keys).key
+    except InvalidItem as exc:
+        raise InvalidRecord(f"{event} record: {exc}") from exc
     if event == "REMOVE":
         identity = record.user_identity or {}
         ttl = identity.get("type") == "Service" and identity.get("principalId") == "dynamodb.amazonaws.com"
         return Change("remove", key, version, event=event, ttl_expiry=ttl)
-    if event not in ("INSERT", "MODIFY"):
-        raise InvalidRecord(f"unknown event name {event!r}")
-    image = stream.new_image
     if not image:
         if fetch is None:
-            view = stream.stream_view_type.name if stream.stream_view_type else "unknown"
+            view = str(stream.get("StreamViewType") or "unknown")[:40]
             raise InvalidRecord(
                 f"stream view type {view} carries no new image; set KOTAE_KNOWLEDGE_TABLE so the item "
                 "can be read from the table, or use NEW_AND_OLD_IMAGES"
             )
-        image = fetch(stream.keys)
+        image = fetch(keys)
         if image is None:
             return Change("remove", key, version, event=event)
     try:

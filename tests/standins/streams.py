@@ -1,0 +1,85 @@
+"""A moto DynamoDB knowledge table with a stream, read back through the DynamoDB Streams API
+and shaped into the Lambda event the event source mapping would deliver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+REGION = "ap-northeast-1"
+
+
+@dataclass
+class KnowledgeTable:
+    name: str
+    client: Any
+    streams: Any
+    stream_arn: str
+    _iterators: dict[str, str] = field(default_factory=dict)
+
+    def put(self, item: dict[str, Any]) -> None:
+        serializer = boto3.dynamodb.types.TypeSerializer()
+        self.client.put_item(TableName=self.name, Item={k: serializer.serialize(v) for k, v in item.items()})
+
+    def delete(self, key: str) -> None:
+        self.client.delete_item(TableName=self.name, Key={"item_key": {"S": key}})
+
+    def read_event(self) -> dict[str, Any]:
+        """Every stream record written since the last call, as one Lambda event."""
+        records = []
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            iterator = (
+                self._iterators.get(shard_id)
+                or self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            )
+            while iterator:
+                page = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                records.extend(page["Records"])
+                iterator = page.get("NextShardIterator")
+                self._iterators[shard_id] = iterator
+                if not page["Records"]:
+                    break
+        return {"Records": [lambda_record(r, self.stream_arn) for r in records]}
+
+
+def lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
+    """GetRecords output -> the record shape Lambda passes (epoch seconds, eventSourceARN)."""
+    dynamodb = dict(record["dynamodb"])
+    created = dynamodb.get("ApproximateCreationDateTime")
+    if created is not None and hasattr(created, "timestamp"):
+        dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
+    out = {k: v for k, v in record.items() if k != "dynamodb"}
+    out["dynamodb"] = dynamodb
+    out["eventSourceARN"] = arn
+    return out
+
+
+@contextmanager
+def knowledge_table(
+    view_type: str = "NEW_AND_OLD_IMAGES", name: str = "knowledge"
+) -> Iterator[KnowledgeTable]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        described = client.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "item_key", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "item_key", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": view_type},
+        )
+        # botocore 1.44 sends Streams calls to an account-id endpoint moto does not match.
+        streams = boto3.client(
+            "dynamodbstreams",
+            region_name=REGION,
+            endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com",
+        )
+        yield KnowledgeTable(name, client, streams, described["TableDescription"]["LatestStreamArn"])
