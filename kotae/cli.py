@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from kotae.errors import ConfigError, InputError, KotaeError
+from kotae.errors import ConfigError, InputError, KotaeError, StoreError
 from kotae.settings import Settings, load_settings
 
 app = typer.Typer(help="kotae (答え): answers from your team's own knowledge.", no_args_is_help=True)
@@ -163,6 +163,95 @@ def ask(
         + " · ".join(f"{k} {v:.0f} ms" for k, v in answer.timings_ms.items())
         + "[/]"
     )
+
+
+def _report(report: Any) -> None:
+    for key, reason in report.failures[:20]:
+        err.print(f"[yellow]{escape(key)}[/]: {escape(reason)}")
+    if report.failed > 20:
+        err.print(f"... and {report.failed - 20} more failures")
+    parts = [f"{report.outcomes.get(name, 0)} {name}" for name in ("indexed", "unchanged", "stale")]
+    out.print(", ".join(parts) + f", {report.failed} failed")
+
+
+def _table_scan(kotae: Any, table: str | None, segments: int, target_indexer: Any) -> Any:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from kotae.aws import client
+    from kotae.backfill import backfill
+
+    name = table or kotae.settings.knowledge_table
+    dynamodb = client("dynamodb", kotae.settings.aws_region)
+    try:
+        total = dynamodb.describe_table(TableName=name)["Table"].get("ItemCount", 0)
+    except (ClientError, BotoCoreError) as exc:
+        raise StoreError(f"cannot read table {name}: {exc}") from exc
+    with _progress() as progress:
+        task = progress.add_task(f"backfilling {name}", total=total or None)
+        return backfill(
+            target_indexer, dynamodb, name, segments=segments, progress=lambda n: progress.advance(task, n)
+        )
+
+
+@app.command()
+def backfill(
+    table: Annotated[
+        str | None, typer.Option(help="Knowledge table (default KOTAE_KNOWLEDGE_TABLE).")
+    ] = None,
+    segments: Annotated[int, typer.Option(min=1, max=64, help="Parallel scan segments.")] = 4,
+) -> None:
+    """Index every item of the knowledge table through the ingest pipeline."""
+    kotae = _kotae()
+    report = _table_scan(kotae, table, segments, kotae.indexer)
+    _report(report)
+    kotae.close()
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def reindex(
+    table: Annotated[
+        str | None, typer.Option(help="Knowledge table (default KOTAE_KNOWLEDGE_TABLE).")
+    ] = None,
+    segments: Annotated[int, typer.Option(min=1, max=64)] = 4,
+) -> None:
+    """Build a new index with the current settings (e.g. new embedding dimensions), fill it
+    from the table, then switch to it: the OpenSearch alias moves atomically; the SQLite file is
+    replaced in one rename."""
+    from kotae.indexer import Indexer
+
+    kotae = _kotae()
+    store = kotae.store
+    if hasattr(store, "reindex"):
+        dimensions = kotae.embedder.dimensions if kotae.embedder else kotae.settings.embedding_dimensions
+
+        def fill(target: Any) -> None:
+            report = _table_scan(kotae, table, segments, Indexer(kotae.renderer, target, kotae.embedder))
+            _report(report)
+            if report.failed:
+                raise StoreError("reindex stopped before switching: some items failed (above); the alias is unchanged")
+
+        name = store.reindex(dimensions, fill)
+        out.print(f"alias {kotae.settings.opensearch_index} now points at {name}")
+        return
+    from kotae.providers.sqlite_store import SQLiteStore
+
+    path = kotae.settings.store_path
+    fresh_path = path.with_name(path.name + ".reindex")
+    for leftover in fresh_path.parent.glob(fresh_path.name + "*"):
+        leftover.unlink()
+    fresh = SQLiteStore(fresh_path)
+    report = _table_scan(kotae, table, segments, Indexer(kotae.renderer, fresh, kotae.embedder))
+    _report(report)
+    fresh.close()
+    if report.failed:
+        raise StoreError(f"reindex stopped before switching: some items failed (above); {path} is unchanged")
+    store.close()
+    fresh_path.replace(path)
+    for stale in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    out.print(f"{path} rebuilt")
 
 
 @eval_app.command("retrieval")

@@ -55,8 +55,12 @@ class Indexer:
 
     def plan(self, item: Item, version: str | None = None) -> Plan:
         """Render an item and work out which of its chunks need a new embedding."""
-        documents = self.renderer.render(item, version=version)
         state = self.store.state(item.key)
+        if version is None and state is not None:
+            # An unversioned write (backfill, CLI) keeps the item's stream version, so an older
+            # stream record replayed later is still refused.
+            version = state.version
+        documents = self.renderer.render(item, version=version)
         if state is not None and is_older(version, state.version):
             return Plan(item, version, documents, state, [], stale=True)
         todo = []

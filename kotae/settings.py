@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     titan_model_id: str = "amazon.titan-embed-text-v2:0"
     embedding_dimensions: int = 1024
     embedding_normalize: bool = True
-    embedding_concurrency: int = Field(default=8, ge=1, le=64)
+    embedding_concurrency: int = Field(default=16, ge=1, le=64)
 
     # Generation.
     generation_model_id: str = "anthropic.claude-3-5-haiku-20241022-v1:0"

@@ -250,7 +250,9 @@ class SQLiteStore:
         clauses, params = [], []
         if filters.scopes is not None:
             marks = ",".join("?" * len(filters.scopes)) or "NULL"
-            clauses.append(f"EXISTS (SELECT 1 FROM chunk_scopes s WHERE s.id = {column} AND s.scope IN ({marks}))")
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM chunk_scopes s WHERE s.id = {column} AND s.scope IN ({marks}))"
+            )
             params.extend(filters.scopes)
         if filters.kinds is not None:
             marks = ",".join("?" * len(filters.kinds)) or "NULL"

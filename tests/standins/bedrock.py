@@ -104,6 +104,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_GET(self) -> None:
+        """GET /_calls: how many calls each operation received (for out-of-process use)."""
+        counts: dict[str, int] = {}
+        for operation, _ in self.state.requests:
+            counts[operation] = counts.get(operation, 0) + 1
+        self._send(200, json.dumps(counts).encode())
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         raw = self.rfile.read(length)
@@ -214,3 +221,21 @@ def runtime_client(url: str, max_attempts: int = 4, pool: int = 16) -> Any:
         endpoint_url=url,
         config=retry_config(max_attempts, mode="standard", max_pool_connections=pool),
     )
+
+
+def main() -> None:
+    """Serve in a process of its own (benchmarks): prints the URL, runs until killed."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    with bedrock_standin() as state:
+        state.latency = args.latency
+        print(state.url, flush=True)
+        sys.stdin.read()  # until the parent closes our stdin
+
+
+if __name__ == "__main__":
+    main()
