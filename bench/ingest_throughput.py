@@ -18,9 +18,9 @@ import os
 import statistics
 import subprocess
 import sys
-import urllib.request
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from boto3.dynamodb.types import TypeSerializer  # noqa: E402
-
 
 
 class Context:
@@ -41,17 +40,25 @@ def event(records: int, name: str, start: int, note: str = "") -> dict[str, Any]
     out = []
     for i in range(records):
         item = {
-            "item_key": f"faq-{i:04d}", "kind": "faq", "question": f"How does process {i} work?",
-            "answer": f"Process {i} runs nightly and reports to #ops-{i % 7}. " * 3, "owner": note,
+            "item_key": f"faq-{i:04d}",
+            "kind": "faq",
+            "question": f"How does process {i} work?",
+            "answer": f"Process {i} runs nightly and reports to #ops-{i % 7}. " * 3,
+            "owner": note,
         }
-        out.append({
-            "eventID": f"e{start + i}", "eventName": name, "eventSource": "aws:dynamodb",
-            "dynamodb": {
-                "Keys": {"item_key": {"S": item["item_key"]}},
-                "NewImage": {k: serialize(v) for k, v in item.items()},
-                "SequenceNumber": str(10**20 + start + i), "StreamViewType": "NEW_AND_OLD_IMAGES",
-            },
-        })
+        out.append(
+            {
+                "eventID": f"e{start + i}",
+                "eventName": name,
+                "eventSource": "aws:dynamodb",
+                "dynamodb": {
+                    "Keys": {"item_key": {"S": item["item_key"]}},
+                    "NewImage": {k: serialize(v) for k, v in item.items()},
+                    "SequenceNumber": str(10**20 + start + i),
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                },
+            }
+        )
     return {"Records": out}
 
 
@@ -62,8 +69,12 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05)
     args = parser.parse_args()
     os.environ.update(
-        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="ap-northeast-1",
-        KOTAE_EMBEDDER="titan", KOTAE_STORE="sqlite", POWERTOOLS_LOG_LEVEL="WARNING",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="ap-northeast-1",
+        KOTAE_EMBEDDER="titan",
+        KOTAE_STORE="sqlite",
+        POWERTOOLS_LOG_LEVEL="WARNING",
     )
     import kotae.aws
     from ingest import handler as lambda_handler
@@ -71,7 +82,10 @@ def main() -> None:
 
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.standins.bedrock", "--latency", str(args.latency)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     url = server.stdout.readline().strip()
 
@@ -94,7 +108,9 @@ def main() -> None:
                 (cold if run == 0 else inserts).append(time.perf_counter() - started)
                 assert result == {"batchItemFailures": []}, result
                 before = calls()
-                result = lambda_handler.handler(event(args.records, "MODIFY", 10_000, note=f"run {run}"), Context())
+                result = lambda_handler.handler(
+                    event(args.records, "MODIFY", 10_000, note=f"run {run}"), Context()
+                )
                 assert result == {"batchItemFailures": []}, result
                 unchanged_calls.append(calls() - before)
                 runtime().kotae.close()
@@ -102,13 +118,19 @@ def main() -> None:
         server.stdin.close()
         server.terminate()
         server.wait()
-    print(json.dumps({
-        "bench": "ingest", "records": args.records, "embed_latency_ms": args.latency * 1000,
-        "insert_batch_s_median": round(statistics.median(inserts), 3),
-        "first_batch_after_cold_start_s": round(cold[0], 3),
-        "insert_batch_s_runs": [round(t, 3) for t in inserts],
-        "unchanged_modify_embedding_calls": max(unchanged_calls),
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "ingest",
+                "records": args.records,
+                "embed_latency_ms": args.latency * 1000,
+                "insert_batch_s_median": round(statistics.median(inserts), 3),
+                "first_batch_after_cold_start_s": round(cold[0], 3),
+                "insert_batch_s_runs": [round(t, 3) for t in inserts],
+                "unchanged_modify_embedding_calls": max(unchanged_calls),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

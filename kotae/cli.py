@@ -230,7 +230,9 @@ def reindex(
             report = _table_scan(kotae, table, segments, Indexer(kotae.renderer, target, kotae.embedder))
             _report(report)
             if report.failed:
-                raise StoreError("reindex stopped before switching: some items failed (above); the alias is unchanged")
+                raise StoreError(
+                    "reindex stopped before switching: some items failed (above); the alias is unchanged"
+                )
 
         name = store.reindex(dimensions, fill)
         out.print(f"alias {kotae.settings.opensearch_index} now points at {name}")

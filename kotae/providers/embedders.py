@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +15,23 @@ from kotae.providers.base import Purpose, Vector
 # Titan V2 accepts up to 8,192 tokens or 50,000 characters per text.
 # https://docs.aws.amazon.com/bedrock/latest/userguide/titan-embedding-models.html
 TITAN_MAX_CHARS = 50_000
+TITAN_MAX_TOKENS = 8_192
 TITAN_DIMENSIONS = (256, 512, 1024)
+_WIDE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]")
+
+
+def truncate_for_titan(text: str, budget: int = TITAN_MAX_TOKENS - 192) -> str:
+    """Cut a text to what Titan V2 accepts, estimating tokens conservatively: a CJK character
+    may be a token of its own, other text runs about four characters a token (we count three)."""
+    text = text[:TITAN_MAX_CHARS]
+    if len(text) <= budget:  # at most one token a character: always fits
+        return text
+    used = 0.0
+    for position, char in enumerate(text):
+        used += 1.0 if _WIDE.match(char) else 1 / 3
+        if used > budget:
+            return text[:position]
+    return text
 
 
 class TitanEmbedder:
@@ -46,7 +63,7 @@ class TitanEmbedder:
         from kotae.aws import translate
 
         body = {
-            "inputText": text[:TITAN_MAX_CHARS] or " ",
+            "inputText": truncate_for_titan(text) or " ",
             "dimensions": self.dimensions,
             "normalize": self.normalize,
         }

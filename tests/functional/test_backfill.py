@@ -36,7 +36,14 @@ def table(monkeypatch):
     monkeypatch.setenv("KOTAE_KNOWLEDGE_TABLE", "knowledge")
     with knowledge_table() as t:
         for i in range(37):
-            t.put({"item_key": f"faq-{i}", "kind": "faq", "question": f"Question {i}?", "answer": f"Answer {i}."})
+            t.put(
+                {
+                    "item_key": f"faq-{i}",
+                    "kind": "faq",
+                    "question": f"Question {i}?",
+                    "answer": f"Answer {i}.",
+                }
+            )
         t.put({"item_key": "odd", "kind": "mystery", "n": Decimal("1E+100"), "tags": {"a", "b"}})
         yield t
 
@@ -57,7 +64,10 @@ def test_backfill_keeps_stream_versions(run, table, tmp_path) -> None:
     from kotae.settings import load_settings
 
     app = Kotae(load_settings())
-    app.indexer.index(Item.from_mapping({"item_key": "faq-1", "kind": "faq", "question": "Old?", "answer": "Old."}), version="500")
+    app.indexer.index(
+        Item.from_mapping({"item_key": "faq-1", "kind": "faq", "question": "Old?", "answer": "Old."}),
+        version="500",
+    )
     app.close()
     # WHEN backfill rewrites it without a version
     run("backfill")

@@ -7,7 +7,7 @@ import pytest
 from kotae.errors import ConfigError, ProviderError, ProviderThrottled, ProviderUnavailable
 from kotae.models import Generation
 from kotae.providers.base import GenerationContext
-from kotae.providers.embedders import TITAN_MAX_CHARS, TitanEmbedder
+from kotae.providers.embedders import TITAN_MAX_CHARS, TitanEmbedder, truncate_for_titan
 from kotae.providers.generators import BedrockGenerator
 from tests.standins.bedrock import Fault, bedrock_standin, runtime_client, titan_vector
 
@@ -92,7 +92,7 @@ def test_titan_request_body_truncation_and_concurrency(bedrock) -> None:
     bodies = bedrock.calls("invoke")
     assert {b["modelId"] for b in bodies} == {"amazon.titan-embed-text-v2:0"}
     assert {(b["dimensions"], b["normalize"]) for b in bodies} == {(256, True)}
-    assert max(len(b["inputText"]) for b in bodies) == TITAN_MAX_CHARS
+    assert max(len(b["inputText"]) for b in bodies) == 8000 * 3  # about 8,000 tokens of Latin text
     assert " " in {b["inputText"] for b in bodies}  # an empty text is sent as one space, not refused
 
 
@@ -119,3 +119,17 @@ def test_titan_bad_response_shape() -> None:
 
     with pytest.raises(ProviderError, match="no 1024-dimension embedding"):
         TitanEmbedder(Client()).embed(["x"])
+
+
+@pytest.mark.parametrize(
+    ("text", "length"),
+    [
+        pytest.param("short text", 10, id="short-unchanged"),
+        pytest.param("a" * 8000, 8000, id="at-budget"),
+        pytest.param("返" * 9000, 8000, id="japanese-one-token-a-character"),
+        pytest.param("word " * 10_000, 24_000, id="latin-three-characters-a-token"),
+        pytest.param("x" * 80_000, 24_000, id="over-50k-characters"),
+    ],
+)
+def test_truncate_for_titan(text: str, length: int) -> None:
+    assert len(truncate_for_titan(text)) == length

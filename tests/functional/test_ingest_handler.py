@@ -176,7 +176,9 @@ def test_keys_only_when_the_table_cannot_be_read(env) -> None:
         event = table.read_event()
         table.client.delete_table(TableName=table.name)
         result = invoke(event)
-    assert result["batchItemFailures"] == [{"itemIdentifier": event["Records"][0]["dynamodb"]["SequenceNumber"]}]
+    assert result["batchItemFailures"] == [
+        {"itemIdentifier": event["Records"][0]["dynamodb"]["SequenceNumber"]}
+    ]
 
 
 def test_a_permanently_failing_record_is_reported_and_the_rest_indexed(env, caplog) -> None:
@@ -229,3 +231,28 @@ def test_a_malformed_record_is_reported_alone(env) -> None:
     result = invoke(event)
     assert result == {"batchItemFailures": [{"itemIdentifier": "1"}, {"itemIdentifier": "9" * 30}]}
     assert list(runtime().kotae.store.item_keys()) == ["good"]
+
+
+def test_the_same_pipeline_into_opensearch(env, monkeypatch) -> None:
+    from tests.standins.opensearch import OpenSearchStandIn
+
+    with OpenSearchStandIn() as server, knowledge_table() as table:
+        # GIVEN the production store: OpenSearch behind an alias, created at cold start
+        monkeypatch.setenv("KOTAE_STORE", "opensearch")
+        monkeypatch.setenv("KOTAE_OPENSEARCH_ENDPOINT", server.url)
+        monkeypatch.setenv("KOTAE_OPENSEARCH_AUTH", "none")
+        table.put(faq("a", " ".join(f"Sentence {i} on returns." for i in range(20))))
+        table.put(faq("b", "Short."))
+        invoke(table.read_event())
+        table.put(faq("a", "Now short."))
+        table.delete("b")
+        assert invoke(table.read_event()) == {"batchItemFailures": []}
+        # THEN the index matches the table, chunk for chunk, and went through the alias
+        store = runtime().kotae.store
+        assert sorted(store.item_keys()) == ["a"]
+        expected = table_state(table)["a"]
+        assert [
+            d.text for d in sorted(store.state("a").documents.values(), key=lambda d: d.chunk_id)
+        ] == expected
+        assert server.sent("/_bulk", "POST"), "writes go through the bulk API"
+        assert any(r.path.startswith("/kotae-knowledge/_search") for r in server.requests)
