@@ -46,7 +46,19 @@ def record_handler(record: DynamoDBRecord) -> None:
 
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    records = [DynamoDBRecord(r) for r in event.get("Records", [])]
+    # A record without its dynamodb part has no sequence number to report a failure by (Lambda
+    # never sends one); it is logged as an error and left out rather than failing the batch.
+    usable = [
+        r for r in event.get("Records", []) if isinstance(r, dict) and isinstance(r.get("dynamodb"), dict)
+    ]
+    if len(usable) != len(event.get("Records", [])):
+        logger.error(
+            "records without a dynamodb part skipped", extra={"count": len(event["Records"]) - len(usable)}
+        )
+        event = {**event, "Records": usable}
+    if not usable:
+        return {"batchItemFailures": []}
+    records = [DynamoDBRecord(r) for r in usable]
     embedded = runtime().ingestor.prefetch(records)
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

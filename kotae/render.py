@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from boto3.dynamodb.types import Binary
 
 from kotae.models import Document, Item
 from kotae.templates import make_environment, render_block
@@ -30,6 +31,8 @@ def _plain(value: Any) -> Any:
         return sorted((_plain(v) for v in value), key=str)
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, Binary):  # boto3's wrapper for DynamoDB binary values
+        value = value.value
     if isinstance(value, bytes | bytearray):
         return f"<{len(value)} bytes>"
     if isinstance(value, Decimal):

@@ -14,10 +14,13 @@ newer one (the store refuses it) and replaying a batch changes nothing.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from boto3.dynamodb.types import TypeDeserializer
 
 from kotae.errors import InvalidItem, KotaeError
 from kotae.indexer import Indexer, IndexResult, embedding_text
@@ -41,6 +44,33 @@ class Change:
     ttl_expiry: bool = False
 
 
+_deserializer = TypeDeserializer()
+
+
+def _value(attribute: dict[str, Any]) -> Any:
+    """One attribute value of a Lambda stream event. Lambda delivers B and BS base64-encoded
+    (unlike the SDK), so they are decoded to bytes here; the rest is boto3's deserializer."""
+    if not isinstance(attribute, dict) or len(attribute) != 1:
+        raise ValueError("an attribute value is an object with one type key")
+    ((kind, raw),) = attribute.items()
+    if kind == "B":
+        return base64.b64decode(raw, validate=True)
+    if kind == "BS":
+        return frozenset(base64.b64decode(v, validate=True) for v in raw)
+    if kind == "M":
+        return {str(k): _value(v) for k, v in raw.items()}
+    if kind == "L":
+        return [_value(v) for v in raw]
+    value = _deserializer.deserialize(attribute)
+    if kind == "N" and not value.is_finite():  # boto3 turns "abc" into NaN instead of failing
+        raise ValueError("not a number")
+    return value
+
+
+def deserialize_image(image: dict[str, Any]) -> dict[str, Any]:
+    return {str(name): _value(attribute) for name, attribute in image.items()}
+
+
 def parse_record(record: Any, fetch: Fetch | None = None) -> Change:
     """A Powertools DynamoDBRecord into a Change.
 
@@ -50,12 +80,12 @@ def parse_record(record: Any, fetch: Fetch | None = None) -> Change:
     event = str(record.get("eventName") or "")
     if event not in ("INSERT", "MODIFY", "REMOVE"):
         raise InvalidRecord(f"unknown event name {event[:40]!r}")
-    stream = record.dynamodb
+    stream = record.get("dynamodb") or {}
+    version = stream.get("SequenceNumber")
     try:
-        keys = stream.keys if stream is not None else {}
-        version = stream.sequence_number if stream is not None else None
-        image = stream.new_image if stream is not None and event != "REMOVE" else {}
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        keys = deserialize_image(stream.get("Keys") or {})
+        image = deserialize_image(stream.get("NewImage") or {}) if event != "REMOVE" else {}
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError) as exc:
         raise InvalidRecord(f"{event} record with malformed attribute values ({type(exc).__name__})") from exc
     if not keys:
         raise InvalidRecord(f"{event} record without dynamodb keys")
@@ -64,7 +94,7 @@ def parse_record(record: Any, fetch: Fetch | None = None) -> Change:
     except InvalidItem as exc:
         raise InvalidRecord(f"{event} record: {exc}") from exc
     if event == "REMOVE":
-        identity = record.user_identity or {}
+        identity = record.get("userIdentity") or {}
         ttl = identity.get("type") == "Service" and identity.get("principalId") == "dynamodb.amazonaws.com"
         return Change("remove", key, version, event=event, ttl_expiry=ttl)
     if not image:
@@ -145,8 +175,8 @@ class StreamIngestor:
                     texts.extend(
                         embedding_text(d) for d in self.indexer.plan(change.item, change.version).todo
                     )
-            except KotaeError:
-                continue  # reported when the record itself is processed
+            except Exception:
+                continue
         return embedder.prefetch(texts)
 
     def apply(self, record: Any) -> tuple[Change, IndexResult]:

@@ -296,8 +296,7 @@ class SQLiteStore:
         if self._matrix is None:
             np = _np()
             rows = self._db.execute(
-                "SELECT c.id, c.vector, c.kind, group_concat(s.scope, char(31)) FROM chunks c "
-                "LEFT JOIN chunk_scopes s ON s.id = c.id WHERE c.vector IS NOT NULL GROUP BY c.id ORDER BY c.id"
+                "SELECT id, vector, kind FROM chunks WHERE vector IS NOT NULL ORDER BY id"
             ).fetchall()
             ids = np.array([r[0] for r in rows], dtype=np.int64)
             if rows:
@@ -307,12 +306,24 @@ class SQLiteStore:
             else:
                 matrix = np.zeros((0, self._dimensions or 1), dtype=np.float32)
             # One boolean column per scope and per kind, so a filter is a few vector ORs.
-            scopes: dict[str, Any] = {}
-            kinds: dict[str, Any] = {}
+            scope_rows: dict[str, list[int]] = {}
+            kind_rows: dict[str, list[int]] = {}
+            positions = {row[0]: position for position, row in enumerate(rows)}
             for position, row in enumerate(rows):
-                for scope in (row[3] or "").split("\x1f"):
-                    scopes.setdefault(scope, np.zeros(len(rows), dtype=bool))[position] = True
-                kinds.setdefault(row[2], np.zeros(len(rows), dtype=bool))[position] = True
+                kind_rows.setdefault(row[2], []).append(position)
+            for scope, row_id in self._db.execute("SELECT scope, id FROM chunk_scopes"):
+                if row_id in positions:
+                    scope_rows.setdefault(scope, []).append(positions[row_id])
+
+            def columns(groups: dict[str, list[int]]) -> dict[str, Any]:
+                out = {}
+                for name, positions in groups.items():
+                    column = np.zeros(len(rows), dtype=bool)
+                    column[positions] = True
+                    out[name] = column
+                return out
+
+            scopes, kinds = columns(scope_rows), columns(kind_rows)
             self._matrix = (ids, matrix, scopes, kinds)
         return self._matrix
 

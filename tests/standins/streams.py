@@ -3,6 +3,8 @@ and shaped into the Lambda event the event source mapping would deliver."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,9 +53,18 @@ class KnowledgeTable:
         return {"Records": [lambda_record(r, self.stream_arn) for r in records]}
 
 
+def as_lambda_json(value: Any) -> Any:
+    """SDK-decoded attribute values as Lambda delivers them: binary base64-encoded, JSON only."""
+    return json.loads(json.dumps(value, default=lambda b: base64.b64encode(b).decode()))
+
+
 def lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
-    """GetRecords output -> the record shape Lambda passes (epoch seconds, eventSourceARN)."""
+    """GetRecords output -> the record shape Lambda passes (epoch seconds, base64 binary,
+    eventSourceARN)."""
     dynamodb = dict(record["dynamodb"])
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image in dynamodb:
+            dynamodb[image] = as_lambda_json(dynamodb[image])
     created = dynamodb.get("ApproximateCreationDateTime")
     if created is not None and hasattr(created, "timestamp"):
         dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
