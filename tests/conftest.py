@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,3 +62,24 @@ def faq(key: str, question: str, answer: str, **extra) -> Item:
     return Item.from_mapping(
         {"item_key": key, "kind": "faq", "question": question, "answer": answer, **extra}
     )
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """Run the `kotae` command in-process: (exit code, stdout, stderr)."""
+    import kotae.aws
+    from kotae.cli import main
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["kotae", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    kotae.aws.client.cache_clear()  # clients are cached per process; tests change endpoints
+    yield invoke
+    kotae.aws.client.cache_clear()

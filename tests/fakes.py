@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
-from kotae.models import Generation, Usage
+from kotae.models import Document, Generation, Usage
 from kotae.providers.base import GenerationContext, Vector
 from kotae.text import tokenize
 
@@ -71,3 +71,19 @@ class FakeGenerator:
         for start in range(0, len(generation.text), 4):
             yield generation.text[start : start + 4]
         yield generation
+
+
+def make_doc(
+    key: str, index: int = 0, text: str = "hello world", scopes=("public",), kind: str = "faq"
+) -> Document:
+    """A chunk document for store tests."""
+    return Document(
+        chunk_id=f"{key}#{index:04d}",
+        item_key=key,
+        kind=kind,
+        title=key,
+        text=text,
+        chunk_index=index,
+        scopes=list(scopes),
+        content_hash=f"h-{text}",
+    )

@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from decimal import Decimal
 
 import pytest
 
-import kotae.aws
-from kotae.cli import main
 from kotae.providers.sqlite_store import SQLiteStore
 from tests.standins.streams import knowledge_table
-
-
-@pytest.fixture
-def run(monkeypatch, capsys):
-    def invoke(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["kotae", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    kotae.aws.client.cache_clear()
-    yield invoke
-    kotae.aws.client.cache_clear()
 
 
 @pytest.fixture

@@ -10,26 +10,14 @@ import requests
 from opensearchpy import OpenSearch, RequestError, RequestsHttpConnection
 
 from kotae.errors import ConfigError, IndexMismatch, StoreError
-from kotae.models import Document, Filters
+from kotae.models import Filters
 from kotae.providers.opensearch_queries import index_body
 from kotae.providers.opensearch_store import OpenSearchStore
 from kotae.settings import load_settings
+from tests.fakes import make_doc as doc
 from tests.standins.opensearch import NO_CUSTOM_ID, OpenSearchStandIn
 
 ALIAS = "kotae-test"
-
-
-def doc(key: str, index: int = 0, text: str = "hello world", scopes=("public",), kind="faq") -> Document:
-    return Document(
-        chunk_id=f"{key}#{index:04d}",
-        item_key=key,
-        kind=kind,
-        title=key,
-        text=text,
-        chunk_index=index,
-        scopes=list(scopes),
-        content_hash=f"h-{text}",
-    )
 
 
 def client(url: str) -> OpenSearch:

@@ -6,23 +6,9 @@ from pathlib import Path
 import pytest
 
 from kotae.errors import IndexMismatch, StoreCorrupt
-from kotae.models import Document, Filters
+from kotae.models import Filters
 from kotae.providers.sqlite_store import SQLiteStore, _match_expression
-
-
-def doc(
-    key: str, index: int = 0, text: str = "hello world", scopes=("public",), kind: str = "faq"
-) -> Document:
-    return Document(
-        chunk_id=f"{key}#{index:04d}",
-        item_key=key,
-        kind=kind,
-        title=key,
-        text=text,
-        chunk_index=index,
-        scopes=list(scopes),
-        content_hash=f"h-{text}",
-    )
+from tests.fakes import make_doc as doc
 
 
 def test_write_search_and_survive_a_restart(tmp_path: Path) -> None:
