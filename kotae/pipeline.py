@@ -23,6 +23,7 @@ _DELIMITERS = re.compile(r"<(/?)(sources?|question|conversation|user|assistant)\
 MAX_HISTORY_TURNS = 10
 MAX_HISTORY_CHARS = 4000
 MAX_TURN_CHARS = 1000
+RELATIVE_FLOOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -189,10 +190,16 @@ class AnswerPipeline:
         yield self._answer(generation, evidence, lang, clock, base)
 
     def _evidence(self, hits: list[SearchHit]) -> list[tuple[str, SearchHit]]:
-        """Relevant hits within the context budget, numbered S1, S2, ..."""
+        """Relevant hits within the context budget, numbered S1, S2, ...
+
+        A hit must reach the absolute threshold and half the best hit's relevance, so one
+        strong match is not diluted by stray ones that share a single word with the question.
+        """
+        best = max((h.relevance for h in hits), default=0.0)
+        floor = max(self.min_relevance, best * RELATIVE_FLOOR)
         chosen, used = [], 0
         for hit in hits:
-            if hit.relevance < self.min_relevance:
+            if hit.relevance < floor:
                 continue
             size = len(hit.document.text) + len(hit.document.title)
             if chosen and used + size > self.max_context_chars:

@@ -109,8 +109,11 @@ class Retriever:
 
     def _grade(self, query: str, hits: list[SearchHit]) -> None:
         """relevance in 0..1: the better of the IDF-weighted share of query terms the chunk
-        contains and its cosine similarity to the query (when dense retrieval ran)."""
+        contains and its cosine similarity to the query (when dense retrieval ran), scaled by
+        its fused score (0..1) into [half, all] of that, so a hit that shares one rare word with
+        the question but ranks last is not taken for evidence."""
         coverage = self.store.term_coverage(query, [h.document for h in hits])
         for hit, covered in zip(hits, coverage, strict=True):
             similarity = max(0.0, hit.dense_score or 0.0)
-            hit.relevance = round(min(1.0, max(covered, similarity)), 4)
+            match = min(1.0, max(covered, similarity))
+            hit.relevance = round(match * (0.5 + 0.5 * hit.score), 4)

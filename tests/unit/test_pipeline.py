@@ -135,3 +135,17 @@ def test_extractive_answer_quotes_entries(make_kotae) -> None:
     assert "[S1] How do I claim expenses?\n> Submit receipts in Concur within 30 days." in answer.text
     assert answer.citations[0].key == "expense"
     assert answer.usage.total_tokens == 0
+
+
+def test_stray_weak_hits_are_not_evidence(make_kotae, generator) -> None:
+    app = make_kotae(generator=generator)
+    app.indexer.index_many(
+        [
+            (faq("vpn", "How do I connect to the VPN from home?", "Open GlobalProtect."), None),
+            (faq("kit", "Which category is the home kit?", "HOME-KIT is household goods."), None),
+        ]
+    )
+    answer = app.pipeline.ask("How do I connect to the VPN from home?")
+    assert [hit.document.item_key for hit in answer.hits][:2] == ["vpn", "kit"]
+    user = generator.history[0][1][0]["text"]
+    assert 'key="vpn"' in user and 'key="kit"' not in user
