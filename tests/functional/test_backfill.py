@@ -109,3 +109,39 @@ def test_backfill_reports_bad_items_and_indexes_the_rest(run, table, monkeypatch
     monkeypatch.setattr(backfill_module.Indexer, "index_many", failing)
     code, out, err = run("backfill", "--segments", "1")
     assert code == 1 and "37 indexed" in out and "1 failed" in out and "faq-7" in err
+
+
+def test_reindex_on_opensearch_fills_a_new_index_and_moves_the_alias(run, table, monkeypatch) -> None:
+    from tests.standins.opensearch import OpenSearchStandIn
+
+    with OpenSearchStandIn() as server:
+        # GIVEN an OpenSearch index at 1024 dimensions filled by backfill (Titan via the stand-in)
+        from tests.standins.bedrock import bedrock_standin
+
+        with bedrock_standin() as bedrock:
+            monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock.url)
+            monkeypatch.setenv("KOTAE_EMBEDDER", "titan")
+            monkeypatch.setenv("KOTAE_STORE", "opensearch")
+            monkeypatch.setenv("KOTAE_OPENSEARCH_ENDPOINT", server.url)
+            monkeypatch.setenv("KOTAE_OPENSEARCH_AUTH", "none")
+            monkeypatch.setenv("KOTAE_OPENSEARCH_INDEX", "knowledge-alias")
+            from kotae.app import Kotae
+            from kotae.settings import load_settings
+
+            Kotae(load_settings()).store.ensure_index()
+            assert run("backfill")[0] == 0
+            # WHEN the embedding size changes and the index is rebuilt
+            monkeypatch.setenv("KOTAE_EMBEDDING_DIMENSIONS", "256")
+            code, out, err = run("reindex")
+        # THEN a new index holds every item and the alias moved to it in one request
+        assert code == 0, err
+        assert "knowledge-alias now points at knowledge-alias-v2" in out
+        assert server.aliases["knowledge-alias"] == {"knowledge-alias-v2"}
+        swap = [r for r in server.requests if r.path.startswith("/_aliases")][-1]
+        assert swap.json() == {
+            "actions": [
+                {"remove": {"index": "knowledge-alias-v1", "alias": "knowledge-alias"}},
+                {"add": {"index": "knowledge-alias-v2", "alias": "knowledge-alias"}},
+            ]
+        }
+        assert len({d["item_key"] for d in server.docs("knowledge-alias-v2").values()}) == 38
