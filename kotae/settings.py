@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     opensearch_username: str | None = None
     opensearch_password: str | None = None
 
+    # Slack bot. Secrets come from SLACK_SIGNING_SECRET / SLACK_BOT_TOKEN (Bolt's names).
+    slack_api_url: str | None = None  # Web API base URL override (tests, proxies)
+    dedupe_table: str | None = None  # DynamoDB table for event dedupe; embedded file when unset
+    answer_log_bucket: str | None = None  # S3 bucket for answer logs; local JSONL when unset
+
     # Prompts and answering.
     prompt_source: Literal["directory", "dynamodb"] = "directory"
     prompt_task: str = "answer"

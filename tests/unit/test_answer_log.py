@@ -75,7 +75,9 @@ def test_local_sink_appends_jsonl_per_day(tmp_path) -> None:
 def test_s3_sink_writes_one_object_per_record() -> None:
     with mock_aws():
         s3 = boto3.client("s3", region_name="ap-northeast-1")
-        s3.create_bucket(Bucket="kotae-logs", CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"})
+        s3.create_bucket(
+            Bucket="kotae-logs", CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"}
+        )
         sink = S3Sink(s3, "kotae-logs")
         sink.write("answers", answer_record(answer(), answer_id="a1", outcome="answered", now=NOW))
         sink.write("feedback", feedback_record("a1", "down", now=NOW))

@@ -1,0 +1,95 @@
+"""Answer one Slack question in its thread: placeholder at once, the answer, never silence.
+
+Errors never reach the user as stack traces: they see the error's safe message and a short
+reference id that is also in the log line.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from bot.dedupe import Dedupe
+from kotae.answer_log import LogSink, answer_record
+from kotae.app import Kotae
+from kotae.errors import KotaeError, new_reference
+from kotae.pipeline import AskOptions
+from kotae.slack_format import answer_blocks, escape
+from kotae.text import detect_language
+
+logger = Logger(service="kotae-bot", child=True)
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+PLACEHOLDER = {"en": "Looking that up…", "ja": "調べています…"}
+FAILED = {
+    "en": "Sorry, I could not answer that: {message} (ref {reference})",
+    "ja": "回答できませんでした: {message} (参照番号 {reference})",
+}
+
+
+def clean_question(text: str) -> str:
+    """The question without the bot's mention."""
+    return _MENTION.sub(" ", text or "").strip()
+
+
+@dataclass(frozen=True)
+class Question:
+    event_id: str
+    team_id: str | None
+    channel_id: str
+    user_id: str | None
+    thread_ts: str
+    text: str
+
+
+def answer_in_thread(
+    client: Any,
+    kotae: Kotae,
+    dedupe: Dedupe,
+    sink: LogSink,
+    question: Question,
+    scopes: tuple[str, ...] | None = ("public",),
+) -> None:
+    if not dedupe.claim(question.event_id):
+        logger.info("duplicate delivery ignored", extra={"event_id": question.event_id})
+        return
+    lang = detect_language(question.text)
+    placeholder = client.chat_postMessage(
+        channel=question.channel_id,
+        thread_ts=question.thread_ts,
+        text=PLACEHOLDER.get(lang, PLACEHOLDER["en"]),
+    )
+    answer_id = uuid.uuid4().hex
+    try:
+        answer = kotae.pipeline.ask(question.text, options=AskOptions(scopes=scopes))
+    except Exception as exc:  # every failure gets a visible reply; the detail goes to the log
+        reference = exc.reference if isinstance(exc, KotaeError) else new_reference()
+        message = exc.user_message if isinstance(exc, KotaeError) else KotaeError.user_message
+        logger.exception("answer failed", extra={"reference": reference, "event_id": question.event_id})
+        client.chat_update(
+            channel=question.channel_id,
+            ts=placeholder["ts"],
+            text=escape(FAILED.get(lang, FAILED["en"]).format(message=message, reference=reference)),
+        )
+        dedupe.release(question.event_id)  # Slack's retry of this event may answer it
+        return
+    client.chat_update(
+        channel=question.channel_id,
+        ts=placeholder["ts"],
+        text=escape(answer.text)[:3000],
+        blocks=answer_blocks(answer, answer_id),
+    )
+    sink.write(
+        "answers",
+        answer_record(
+            answer,
+            answer_id=answer_id,
+            outcome="answered" if answer.found else "not_found",
+            team_id=question.team_id,
+            channel_id=question.channel_id,
+            user_id=question.user_id,
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Bolt listeners, one per file."""

@@ -1,0 +1,165 @@
+"""The bot Lambda through API Gateway events signed for real, against local Slack and Lambda stand-ins."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import pytest
+from slack_sdk.signature import SignatureVerifier
+
+import kotae.aws
+from bot import handler as bot_handler
+from tests.conftest import SAMPLES
+from tests.standins.slack import lambda_api, slack_api
+
+SECRET = "test-signing-secret"
+
+
+@dataclass
+class Context:
+    function_name: str = "kotae-bot"
+    invoked_function_arn: str = "arn:aws:lambda:ap-northeast-1:123456789012:function:kotae-bot"
+    aws_request_id: str = "r"
+
+
+def api_gateway_event(
+    body: str, *, secret: str = SECRET, timestamp: int | None = None, retry: int | None = None
+) -> dict:
+    ts = str(timestamp if timestamp is not None else int(time.time()))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    headers = {
+        "content-type": "application/json",
+        "x-slack-request-timestamp": ts,
+        "x-slack-signature": signature,
+    }
+    if retry is not None:
+        headers["x-slack-retry-num"] = str(retry)
+        headers["x-slack-retry-reason"] = "http_timeout"
+    return {
+        "requestContext": {"http": {"method": "POST"}},
+        "headers": headers,
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def mention(text: str, event_id: str = "Ev1", **extra) -> str:
+    event = {
+        "type": "app_mention",
+        "user": "U1",
+        "text": f"<@UBOT> {text}",
+        "ts": "1700000000.000100",
+        "channel": "C1",
+        **extra,
+    }
+    return json.dumps({"type": "event_callback", "team_id": "T1", "event_id": event_id, "event": event})
+
+
+@pytest.fixture
+def bot(monkeypatch, tmp_path):
+    from kotae.app import Kotae
+    from kotae.loader import read_items
+    from kotae.settings import load_settings
+
+    app = Kotae(load_settings())
+    app.indexer.index_many([(item, None) for _, item in read_items(SAMPLES / "knowledge.jsonl")])
+    app.close()
+    with slack_api() as slack, lambda_api(lambda payload: bot_handler.handler(payload, Context())) as lam:
+        monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+        monkeypatch.setenv("KOTAE_SLACK_API_URL", slack.url)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", lam.url)
+        bot_handler.slack_handler.cache_clear()
+        kotae.aws.client.cache_clear()
+        yield slack, lam
+        lam.wait()
+        bot_handler.slack_handler.cache_clear()
+
+
+def deliver(lam, body: str, **kwargs) -> dict:
+    response = bot_handler.handler(api_gateway_event(body, **kwargs), Context())
+    lam.wait()
+    return response
+
+
+def test_mention_is_answered_once_in_the_thread_with_sources(bot) -> None:
+    slack, lam = bot
+    response = deliver(lam, mention("How do I connect to the VPN from home?"))
+    assert response["statusCode"] == 200 and lam.errors == []
+    [placeholder] = slack.called("chat.postMessage")
+    assert placeholder["thread_ts"] == "1700000000.000100" and placeholder["channel"] == "C1"
+    [update] = slack.called("chat.update")
+    blocks = json.loads(update["blocks"]) if isinstance(update["blocks"], str) else update["blocks"]
+    sources = next(b for b in blocks if b["type"] == "section" and b["text"]["text"].startswith("*Sources*"))
+    assert (
+        "faq-en-003" in sources["text"]["text"] or "wiki.hoshizora.example/it/vpn" in sources["text"]["text"]
+    )
+    assert blocks[-1]["type"] == "actions"
+
+
+def test_retries_and_duplicate_deliveries_never_answer_twice(bot) -> None:
+    slack, lam = bot
+    deliver(lam, mention("VPN?", event_id="Ev9"))
+    deliver(lam, mention("VPN?", event_id="Ev9"), retry=1)
+    deliver(lam, mention("VPN?", event_id="Ev9"))
+    assert len(slack.called("chat.postMessage")) == 1
+
+
+def test_a_failed_first_attempt_is_answered_on_retry(bot, monkeypatch) -> None:
+    slack, lam = bot
+    from kotae.errors import ProviderThrottled
+    from kotae.pipeline import AnswerPipeline
+
+    real = AnswerPipeline.ask
+    calls = {"n": 0}
+
+    def flaky(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ProviderThrottled("Bedrock throttled")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(AnswerPipeline, "ask", flaky)
+    deliver(lam, mention("VPN?", event_id="Ev5"))
+    [failed] = slack.called("chat.update")
+    assert (
+        "busy right now" in failed["text"] and "ref " in failed["text"] and "Traceback" not in failed["text"]
+    )
+    deliver(lam, mention("VPN?", event_id="Ev5"), retry=1)
+    assert len(slack.called("chat.update")) == 2 and "*Sources*" in json.dumps(slack.called("chat.update")[1])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        pytest.param({"secret": "wrong"}, 401, id="bad-signature"),
+        pytest.param({"timestamp": int(time.time()) - 3600}, 401, id="stale-timestamp"),
+    ],
+)
+def test_unsigned_requests_are_refused(bot, kwargs, status) -> None:
+    slack, lam = bot
+    assert deliver(lam, mention("VPN?"), **kwargs)["statusCode"] == status
+    assert slack.calls == [] and lam.invocations == []
+
+
+def test_url_verification(bot) -> None:
+    _slack, lam = bot
+    body = json.dumps({"type": "url_verification", "challenge": "abc123", "token": "t"})
+    response = deliver(lam, body)
+    assert response["statusCode"] == 200 and "abc123" in response["body"]
+
+
+def test_bot_messages_are_ignored(bot) -> None:
+    slack, lam = bot
+    deliver(lam, mention("VPN?", event_id="Ev7", bot_id="B1"))
+    assert not [name for name, _ in slack.calls if name.startswith("chat.")]
+
+
+def test_empty_and_oversized_questions_get_a_visible_error(bot) -> None:
+    slack, lam = bot
+    deliver(lam, mention("", event_id="Ev10"))
+    deliver(lam, mention("x" * 20_000, event_id="Ev11"))
+    texts = [u["text"] for u in slack.called("chat.update")]
+    assert "question is empty" in texts[0] and "20,000 characters" in texts[1]

@@ -1,0 +1,113 @@
+"""In-process stand-ins for the Slack Web API and for Lambda's Invoke (lazy listeners)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class SlackAPI:
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    url: str = ""
+    counter: int = 0
+
+    def called(self, method: str) -> list[dict[str, Any]]:
+        return [args for name, args in self.calls if name == method]
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@contextmanager
+def slack_api() -> Iterator[SlackAPI]:
+    state = SlackAPI()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            return
+
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+            if self.headers.get("Content-Type", "").startswith("application/json"):
+                args = json.loads(raw or "{}")
+            else:
+                args = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
+            method = self.path.strip("/")
+            ok = self.headers.get("Authorization", "").startswith("Bearer xoxb-")
+            state.calls.append((method, args))
+            state.counter += 1
+            body = {"ok": ok, "ts": f"1700000000.{state.counter:06d}", "channel": args.get("channel")}
+            if not ok:
+                body["error"] = "invalid_auth"
+            payload = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server, state.url = _serve(Handler)
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class LambdaAPI:
+    """Receives Invoke(InvocationType=Event) and runs the function in a thread, as Lambda would."""
+
+    target: Callable[[dict[str, Any]], Any]
+    url: str = ""
+    invocations: list[dict[str, Any]] = field(default_factory=list)
+    threads: list[threading.Thread] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
+
+    def wait(self) -> None:
+        for thread in list(self.threads):
+            thread.join(timeout=30)
+
+
+@contextmanager
+def lambda_api(target: Callable[[dict[str, Any]], Any]) -> Iterator[LambdaAPI]:
+    state = LambdaAPI(target)
+
+    def run(payload: dict[str, Any]) -> None:
+        try:
+            state.target(payload)
+        except BaseException as exc:  # recorded for the test to see
+            state.errors.append(exc)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            return
+
+        def do_POST(self) -> None:
+            payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            state.invocations.append(payload)
+            thread = threading.Thread(target=run, args=(payload,))
+            state.threads.append(thread)
+            thread.start()
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server, state.url = _serve(Handler)
+    try:
+        yield state
+    finally:
+        state.wait()
+        server.shutdown()
+        server.server_close()
