@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.listeners import mention
+from bot.listeners import direct_message, feedback, mention
 from bot.runtime import BotRuntime
 from kotae.errors import ConfigError
 
@@ -28,5 +28,6 @@ def build_app(runtime: BotRuntime) -> App:
         process_before_response=True,  # Lambda: nothing may run after the response
         token_verification_enabled=False,  # no auth.test at cold start; the token is checked on use
     )
-    mention.register(app, runtime)
+    for listener in (mention, direct_message, feedback):
+        listener.register(app, runtime)
     return app

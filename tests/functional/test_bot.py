@@ -163,3 +163,57 @@ def test_empty_and_oversized_questions_get_a_visible_error(bot) -> None:
     deliver(lam, mention("x" * 20_000, event_id="Ev11"))
     texts = [u["text"] for u in slack.called("chat.update")]
     assert "question is empty" in texts[0] and "20,000 characters" in texts[1]
+
+
+def test_direct_messages_are_answered_and_channel_chatter_is_not(bot) -> None:
+    slack, lam = bot
+    dm = {
+        "type": "message",
+        "channel_type": "im",
+        "user": "U1",
+        "text": "返品の期限は？",
+        "ts": "1700000000.000200",
+        "channel": "D1",
+    }
+    deliver(lam, json.dumps({"type": "event_callback", "team_id": "T1", "event_id": "EvD", "event": dm}))
+    chatter = {**dm, "channel_type": "channel", "channel": "C2", "ts": "1700000000.000300"}
+    deliver(lam, json.dumps({"type": "event_callback", "team_id": "T1", "event_id": "EvC", "event": chatter}))
+    [placeholder] = slack.called("chat.postMessage")
+    assert placeholder["channel"] == "D1" and placeholder["text"] == "調べています…"
+    assert "faq-ja-014" in json.dumps(slack.called("chat.update")) or "returns" in json.dumps(
+        slack.called("chat.update")
+    )
+
+
+def test_feedback_clicks_are_recorded_against_the_answer(bot, tmp_path) -> None:
+    import urllib.parse
+
+    _slack, lam = bot
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T1"},
+        "user": {"id": "U2"},
+        "api_app_id": "A1",
+        "token": "t",
+        "trigger_id": "1.2",
+        "container": {"type": "message", "channel_id": "C1", "message_ts": "1700000000.000100"},
+        "channel": {"id": "C1"},
+        "message": {"ts": "1700000000.000100"},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": "feedback_down",
+                "block_id": "feedback:abc",
+                "value": "abc",
+                "action_ts": "1",
+            }
+        ],
+    }
+    body = "payload=" + urllib.parse.quote(json.dumps(payload))
+    event = api_gateway_event(body)
+    event["headers"]["content-type"] = "application/x-www-form-urlencoded"
+    assert bot_handler.handler(event, Context())["statusCode"] == 200
+    lam.wait()
+    logs = list((tmp_path / "data" / "logs" / "feedback").glob("dt=*/feedback.jsonl"))
+    [record] = [json.loads(line) for line in logs[0].read_text().splitlines()]
+    assert (record["answer_id"], record["feedback"], record["user_id"]) == ("abc", "down", "U2")

@@ -1,0 +1,23 @@
+"""👍/👎 on an answer: recorded against its answer id in the feedback log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.runtime import BotRuntime
+from kotae.answer_log import feedback_record
+
+
+def register(app: Any, runtime: BotRuntime) -> None:
+    def ack_click(ack: Any) -> None:
+        ack()
+
+    def record(body: dict[str, Any], action: dict[str, Any]) -> None:
+        value = "up" if action.get("action_id") == "feedback_up" else "down"
+        user = (body.get("user") or {}).get("id")
+        runtime.log_sink.write(
+            "feedback", feedback_record(str(action.get("value", ""))[:64], value, user_id=user)
+        )
+
+    for action_id in ("feedback_up", "feedback_down"):
+        app.action(action_id)(ack=ack_click, lazy=[record])
