@@ -13,9 +13,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from bot.dedupe import Dedupe
-from kotae.answer_log import LogSink, answer_record
-from kotae.app import Kotae
+from bot.runtime import BotRuntime
+from kotae.answer_log import answer_record
 from kotae.errors import KotaeError, new_reference
 from kotae.pipeline import AskOptions
 from kotae.slack_format import answer_blocks, escape
@@ -45,14 +44,8 @@ class Question:
     text: str
 
 
-def answer_in_thread(
-    client: Any,
-    kotae: Kotae,
-    dedupe: Dedupe,
-    sink: LogSink,
-    question: Question,
-    scopes: tuple[str, ...] | None = ("public",),
-) -> None:
+def answer_in_thread(client: Any, runtime: BotRuntime, question: Question) -> None:
+    kotae, dedupe, sink = runtime.kotae, runtime.dedupe, runtime.log_sink
     if not dedupe.claim(question.event_id):
         logger.info("duplicate delivery ignored", extra={"event_id": question.event_id})
         return
@@ -64,7 +57,11 @@ def answer_in_thread(
     )
     answer_id = uuid.uuid4().hex
     try:
-        answer = kotae.pipeline.ask(question.text, options=AskOptions(scopes=scopes))
+        profile = runtime.profiles.for_channel(question.channel_id)
+        options = AskOptions(
+            scopes=profile.scopes, prompt_task=profile.prompt_task, prompt_version=profile.prompt_version
+        )
+        answer = kotae.pipeline.ask(question.text, options=options)
     except Exception as exc:  # every failure gets a visible reply; the detail goes to the log
         reference = exc.reference if isinstance(exc, KotaeError) else new_reference()
         message = exc.user_message if isinstance(exc, KotaeError) else KotaeError.user_message

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.dedupe import Dedupe, DynamoDBDedupe, SQLiteDedupe
+from bot.profiles import ChannelProfiles
 from kotae.answer_log import LocalSink, LogSink, S3Sink
 from kotae.app import Kotae
 from kotae.settings import Settings
@@ -15,6 +16,7 @@ class BotRuntime:
     kotae: Kotae
     dedupe: Dedupe
     log_sink: LogSink
+    profiles: ChannelProfiles
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BotRuntime:
@@ -30,4 +32,4 @@ class BotRuntime:
             sink = S3Sink(client("s3", settings.aws_region), settings.answer_log_bucket)
         else:
             sink = LocalSink(settings.data_dir / "logs")
-        return cls(Kotae(settings), dedupe, sink)
+        return cls(Kotae(settings), dedupe, sink, ChannelProfiles(settings.channel_profiles))

@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     slack_api_url: str | None = None  # Web API base URL override (tests, proxies)
     dedupe_table: str | None = None  # DynamoDB table for event dedupe; embedded file when unset
     answer_log_bucket: str | None = None  # S3 bucket for answer logs; local JSONL when unset
+    channel_profiles: Path | None = None  # JSON file of per-channel profiles
 
     # Prompts and answering.
     prompt_source: Literal["directory", "dynamodb"] = "directory"

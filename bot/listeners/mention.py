@@ -23,6 +23,6 @@ def register(app: Any, runtime: BotRuntime) -> None:
             thread_ts=event.get("thread_ts") or event["ts"],
             text=clean_question(event.get("text", "")),
         )
-        answer_in_thread(client, runtime.kotae, runtime.dedupe, runtime.log_sink, question)
+        answer_in_thread(client, runtime, question)
 
     app.event("app_mention")(ack=ack_event, lazy=[answer])

@@ -217,3 +217,30 @@ def test_feedback_clicks_are_recorded_against_the_answer(bot, tmp_path) -> None:
     logs = list((tmp_path / "data" / "logs" / "feedback").glob("dt=*/feedback.jsonl"))
     [record] = [json.loads(line) for line in logs[0].read_text().splitlines()]
     assert (record["answer_id"], record["feedback"], record["user_id"]) == ("abc", "down", "U2")
+
+
+def test_a_restricted_scope_never_appears_in_another_channels_answer(bot, monkeypatch, tmp_path) -> None:
+    slack, lam = bot
+    profiles = tmp_path / "profiles.json"
+    profiles.write_text(
+        json.dumps({"default": {"scopes": ["public"]}, "channels": {"CHR": {"scopes": ["public", "hr"]}}})
+    )
+    monkeypatch.setenv("KOTAE_CHANNEL_PROFILES", str(profiles))
+    bot_handler.slack_handler.cache_clear()
+    deliver(lam, mention("給与 等級 G4 の範囲は？", event_id="EvP1"))
+    deliver(lam, mention("給与 等級 G4 の範囲は？", event_id="EvP2", channel="CHR"))
+    public, hr = (json.dumps(u, ensure_ascii=False) for u in slack.called("chat.update"))
+    salary_bands = "hr/restricted/salary-bands"  # faq-ja-020's url, scope "hr"
+    assert salary_bands not in public and "基本給レンジ" not in public
+    assert salary_bands in hr
+
+
+def test_a_broken_profile_file_is_a_visible_error(bot, monkeypatch, tmp_path) -> None:
+    slack, lam = bot
+    profiles = tmp_path / "profiles.json"
+    profiles.write_text("{not json")
+    monkeypatch.setenv("KOTAE_CHANNEL_PROFILES", str(profiles))
+    bot_handler.slack_handler.cache_clear()
+    deliver(lam, mention("VPN?", event_id="EvP3"))
+    [update] = slack.called("chat.update")
+    assert "not configured correctly" in update["text"] and "ref " in update["text"]
