@@ -244,3 +244,27 @@ def test_a_broken_profile_file_is_a_visible_error(bot, monkeypatch, tmp_path) ->
     deliver(lam, mention("VPN?", event_id="EvP3"))
     [update] = slack.called("chat.update")
     assert "not configured correctly" in update["text"] and "ref " in update["text"]
+
+
+def test_slash_command_answers_privately(bot) -> None:
+    import urllib.parse
+
+    slack, lam = bot
+    form = {
+        "command": "/kotae",
+        "text": "How do I connect to the VPN from home?",
+        "team_id": "T1",
+        "channel_id": "C1",
+        "user_id": "U1",
+        "trigger_id": "1.1",
+        "response_url": f"{slack.url}/response/abc",
+        "token": "t",
+    }
+    event = api_gateway_event(urllib.parse.urlencode(form))
+    event["headers"]["content-type"] = "application/x-www-form-urlencoded"
+    response = bot_handler.handler(event, Context())
+    lam.wait()
+    assert response["statusCode"] == 200 and json.loads(response["body"])["response_type"] == "ephemeral"
+    [reply] = slack.called("response/abc")
+    assert reply["response_type"] == "ephemeral" and "*Sources*" in json.dumps(reply["blocks"])
+    assert slack.called("chat.postMessage") == []
