@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from slack_sdk.errors import SlackApiError
 
 from bot.runtime import BotRuntime
 from kotae.answer_log import answer_record
 from kotae.errors import KotaeError, new_reference
+from kotae.models import Turn
 from kotae.pipeline import AskOptions
 from kotae.slack_format import answer_blocks, escape
 from kotae.text import detect_language
@@ -42,6 +44,35 @@ class Question:
     user_id: str | None
     thread_ts: str
     text: str
+    message_ts: str = ""  # the message itself; differs from thread_ts for a reply in a thread
+
+
+THREAD_MEMORY_SECONDS = 7 * 24 * 3600
+MAX_HISTORY_MESSAGES = 20
+
+
+def thread_key(channel_id: str, thread_ts: str) -> str:
+    return f"thread:{channel_id}:{thread_ts}"
+
+
+def thread_history(client: Any, question: Question) -> list[Turn]:
+    """Earlier messages of the thread, oldest first, as conversation turns (bounded)."""
+    if not question.message_ts or question.message_ts == question.thread_ts:
+        return []
+    try:
+        replies = client.conversations_replies(
+            channel=question.channel_id, ts=question.thread_ts, limit=MAX_HISTORY_MESSAGES
+        )
+    except SlackApiError as exc:  # missing scope or deleted thread: answer without history
+        logger.warning("thread history unavailable", extra={"error": str(exc.response.get("error"))})
+        return []
+    turns = []
+    for message in replies.get("messages", [])[-MAX_HISTORY_MESSAGES:]:
+        text = clean_question(message.get("text", ""))
+        if message.get("ts") == question.message_ts or not text or text in PLACEHOLDER.values():
+            continue
+        turns.append(Turn(role="assistant" if message.get("bot_id") else "user", text=text))
+    return turns
 
 
 def answer_in_thread(client: Any, runtime: BotRuntime, question: Question) -> None:
@@ -61,7 +92,7 @@ def answer_in_thread(client: Any, runtime: BotRuntime, question: Question) -> No
         options = AskOptions(
             scopes=profile.scopes, prompt_task=profile.prompt_task, prompt_version=profile.prompt_version
         )
-        answer = kotae.pipeline.ask(question.text, options=options)
+        answer = kotae.pipeline.ask(question.text, history=thread_history(client, question), options=options)
     except Exception as exc:  # every failure gets a visible reply; the detail goes to the log
         reference = exc.reference if isinstance(exc, KotaeError) else new_reference()
         message = exc.user_message if isinstance(exc, KotaeError) else KotaeError.user_message
@@ -79,6 +110,7 @@ def answer_in_thread(client: Any, runtime: BotRuntime, question: Question) -> No
         text=escape(answer.text)[:3000],
         blocks=answer_blocks(answer, answer_id),
     )
+    dedupe.remember(thread_key(question.channel_id, question.thread_ts), THREAD_MEMORY_SECONDS)
     sink.write(
         "answers",
         answer_record(

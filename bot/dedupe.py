@@ -21,6 +21,10 @@ class Dedupe(Protocol):
 
     def release(self, event_id: str) -> None: ...
 
+    def remember(self, key: str, seconds: int) -> None: ...
+
+    def known(self, key: str) -> bool: ...
+
 
 class SQLiteDedupe:
     """The embedded equivalent of the DynamoDB table: one small file, expired claims ignored."""
@@ -46,6 +50,15 @@ class SQLiteDedupe:
         with self._lock:
             self._db.execute("DELETE FROM claims WHERE event_id = ?", (event_id,))
 
+    def remember(self, key: str, seconds: int) -> None:
+        """Keep a marker (e.g. 'the bot answered in this thread') for a while."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?)", (key, time.time() + seconds))
+
+    def known(self, key: str) -> bool:
+        row = self._db.execute("SELECT expires FROM claims WHERE event_id = ?", (key,)).fetchone()
+        return bool(row and row[0] >= time.time())
+
 
 class DynamoDBDedupe:
     """A conditional put per event id, with a TTL attribute so the table cleans itself."""
@@ -68,3 +81,15 @@ class DynamoDBDedupe:
 
     def release(self, event_id: str) -> None:
         self._client.delete_item(TableName=self.table, Key={"event_id": {"S": event_id}})
+
+    def remember(self, key: str, seconds: int) -> None:
+        expires = str(int(time.time()) + seconds)
+        self._client.put_item(
+            TableName=self.table, Item={"event_id": {"S": key}, "expires_at": {"N": expires}}
+        )
+
+    def known(self, key: str) -> bool:
+        item = self._client.get_item(
+            TableName=self.table, Key={"event_id": {"S": key}}, ConsistentRead=True
+        ).get("Item")
+        return bool(item and int(item["expires_at"]["N"]) >= time.time())

@@ -22,6 +22,7 @@ def register(app: Any, runtime: BotRuntime) -> None:
             user_id=event.get("user"),
             thread_ts=event.get("thread_ts") or event["ts"],
             text=clean_question(event.get("text", "")),
+            message_ts=event["ts"],
         )
         answer_in_thread(client, runtime, question)
 

@@ -268,3 +268,49 @@ def test_slash_command_answers_privately(bot) -> None:
     [reply] = slack.called("response/abc")
     assert reply["response_type"] == "ephemeral" and "*Sources*" in json.dumps(reply["blocks"])
     assert slack.called("chat.postMessage") == []
+
+
+def _thread_reply(
+    text: str, event_id: str, ts: str, thread_ts: str = "1700000000.000100", channel: str = "C1"
+) -> str:
+    event = {
+        "type": "message",
+        "channel_type": "channel",
+        "user": "U1",
+        "text": text,
+        "ts": ts,
+        "thread_ts": thread_ts,
+        "channel": channel,
+    }
+    return json.dumps({"type": "event_callback", "team_id": "T1", "event_id": event_id, "event": event})
+
+
+def test_thread_follow_ups_are_answered_with_the_thread_as_history(bot, monkeypatch, tmp_path) -> None:
+    slack, lam = bot
+    profiles = tmp_path / "profiles.json"
+    profiles.write_text(json.dumps({"default": {"scopes": ["public"], "answer_followups": True}}))
+    monkeypatch.setenv("KOTAE_CHANNEL_PROFILES", str(profiles))
+    bot_handler.slack_handler.cache_clear()
+    # GIVEN the bot answered a mention, which started a thread
+    deliver(lam, mention("How do I connect to the VPN from home?", event_id="EvT1"))
+    slack.replies["1700000000.000100"] = [
+        {"ts": "1700000000.000100", "user": "U1", "text": "<@UBOT> How do I connect to the VPN from home?"},
+        {"ts": "1700000000.000150", "bot_id": "B1", "text": "Use GlobalProtect."},
+        {"ts": "1700000000.000200", "user": "U1", "text": "and what if it keeps failing?"},
+    ]
+    # WHEN someone replies in that thread without mentioning the bot
+    deliver(lam, _thread_reply("and what if it keeps failing?", "EvT2", "1700000000.000200"))
+    # AND someone replies in a thread the bot never answered
+    deliver(lam, _thread_reply("unrelated", "EvT3", "1700000000.000300", thread_ts="1700000000.000999"))
+    # THEN only the follow-up is answered, in the same thread, using the thread for context
+    posts = slack.called("chat.postMessage")
+    assert [p["thread_ts"] for p in posts] == ["1700000000.000100", "1700000000.000100"]
+    assert slack.called("conversations.replies")[-1]["ts"] == "1700000000.000100"
+    assert "GlobalProtect" in json.dumps(slack.called("chat.update")[-1])
+
+
+def test_follow_ups_are_off_unless_the_profile_allows_them(bot) -> None:
+    slack, lam = bot
+    deliver(lam, mention("VPN?", event_id="EvF1"))
+    deliver(lam, _thread_reply("and then?", "EvF2", "1700000000.000200"))
+    assert len(slack.called("chat.postMessage")) == 1

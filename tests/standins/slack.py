@@ -17,6 +17,7 @@ class SlackAPI:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     url: str = ""
     counter: int = 0
+    replies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # thread ts -> messages
 
     def called(self, method: str) -> list[dict[str, Any]]:
         return [args for name, args in self.calls if name == method]
@@ -50,6 +51,8 @@ def slack_api() -> Iterator[SlackAPI]:
             body = {"ok": ok, "ts": f"1700000000.{state.counter:06d}", "channel": args.get("channel")}
             if not ok:
                 body["error"] = "invalid_auth"
+            if method == "conversations.replies":
+                body["messages"] = state.replies.get(args.get("ts", ""), [])
             payload = json.dumps(body).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
