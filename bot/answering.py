@@ -75,6 +75,21 @@ def thread_history(client: Any, question: Question) -> list[Turn]:
     return turns
 
 
+def show_status(client: Any, question: Question, lang: str) -> None:
+    """The assistant panel's "thinking…" status; only DMs can be assistant threads, and
+    elsewhere Slack refuses it, which is fine: the placeholder message is already there."""
+    if not question.channel_id.startswith("D"):
+        return
+    try:
+        client.assistant_threads_setStatus(
+            channel_id=question.channel_id,
+            thread_ts=question.thread_ts,
+            status=PLACEHOLDER.get(lang, PLACEHOLDER["en"]),
+        )
+    except SlackApiError as exc:
+        logger.debug("no assistant status", extra={"error": str(exc.response.get("error"))})
+
+
 def answer_in_thread(client: Any, runtime: BotRuntime, question: Question) -> None:
     kotae, dedupe, sink = runtime.kotae, runtime.dedupe, runtime.log_sink
     if not dedupe.claim(question.event_id):
@@ -86,6 +101,7 @@ def answer_in_thread(client: Any, runtime: BotRuntime, question: Question) -> No
         thread_ts=question.thread_ts,
         text=PLACEHOLDER.get(lang, PLACEHOLDER["en"]),
     )
+    show_status(client, question, lang)
     answer_id = uuid.uuid4().hex
     try:
         profile = runtime.profiles.for_channel(question.channel_id)

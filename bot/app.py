@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.listeners import direct_message, feedback, mention, slash
+from bot.listeners import assistant, direct_message, feedback, mention, slash
 from bot.runtime import BotRuntime
 from kotae.errors import ConfigError
 
@@ -49,6 +49,6 @@ def build_app(runtime: BotRuntime) -> App:
         process_before_response=True,  # Lambda: nothing may run after the response
         token_verification_enabled=False,  # no auth.test at cold start; the token is checked on use
     )
-    for listener in (mention, direct_message, feedback, slash):
+    for listener in (mention, direct_message, feedback, slash, assistant):
         listener.register(app, runtime)
     return app

@@ -314,3 +314,36 @@ def test_follow_ups_are_off_unless_the_profile_allows_them(bot) -> None:
     deliver(lam, mention("VPN?", event_id="EvF1"))
     deliver(lam, _thread_reply("and then?", "EvF2", "1700000000.000200"))
     assert len(slack.called("chat.postMessage")) == 1
+
+
+def test_assistant_thread_start_suggests_prompts_and_dm_answers_show_a_status(bot) -> None:
+    slack, lam = bot
+    started = {
+        "type": "assistant_thread_started",
+        "assistant_thread": {
+            "user_id": "U1",
+            "channel_id": "D9",
+            "thread_ts": "1700000001.000100",
+            "context": {},
+        },
+    }
+    deliver(
+        lam, json.dumps({"type": "event_callback", "team_id": "T1", "event_id": "EvA1", "event": started})
+    )
+    [suggested] = slack.called("assistant.threads.setSuggestedPrompts")
+    prompts = (
+        json.loads(suggested["prompts"]) if isinstance(suggested["prompts"], str) else suggested["prompts"]
+    )
+    assert suggested["channel_id"] == "D9" and len(prompts) == 3
+    dm = {
+        "type": "message",
+        "channel_type": "im",
+        "user": "U1",
+        "text": "VPN?",
+        "ts": "1700000001.000200",
+        "thread_ts": "1700000001.000100",
+        "channel": "D9",
+    }
+    deliver(lam, json.dumps({"type": "event_callback", "team_id": "T1", "event_id": "EvA2", "event": dm}))
+    [status] = slack.called("assistant.threads.setStatus")
+    assert status["thread_ts"] == "1700000001.000100" and status["status"] == "Looking that up…"
