@@ -256,6 +256,24 @@ def reindex(
     out.print(f"{path} rebuilt")
 
 
+@app.command()
+def slack() -> None:
+    """Run the Slack bot locally over Socket Mode (SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)."""
+    import os
+
+    app_token = os.environ.get("SLACK_APP_TOKEN")
+    if not app_token:
+        raise ConfigError("SLACK_APP_TOKEN (xapp-…) must be set for Socket Mode; see README 'Slack bot'")
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.app import build_app
+    from bot.runtime import BotRuntime
+
+    bolt = build_app(BotRuntime.from_settings(settings()))
+    out.print("kotae is listening over Socket Mode; Ctrl-C stops it")
+    SocketModeHandler(bolt, app_token).start()
+
+
 @eval_app.command("retrieval")
 def eval_retrieval(
     directory: Annotated[

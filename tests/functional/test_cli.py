@@ -135,3 +135,23 @@ def test_eval_with_the_local_model(run) -> None:
     pytest.importorskip("sentence_transformers", reason="extra 'local' is not installed")
     code, out, _ = run("--embedder", "local", "eval", "retrieval", str(BEIR), "--mode", "dense", "--json")
     assert code == 0 and json.loads(out)["recall@10"] == 1.0
+
+
+def test_slack_socket_mode_needs_an_app_token(run, monkeypatch) -> None:
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    code, _, err = run("slack")
+    assert code == 2 and "SLACK_APP_TOKEN" in err
+
+
+def test_slack_socket_mode_starts_the_same_app(run, monkeypatch) -> None:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    started = []
+    monkeypatch.setattr(SocketModeHandler, "start", lambda self: started.append(self.app))
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-test")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "s")
+    code, out, _ = run("slack")
+    assert code == 0 and "Socket Mode" in out
+    # mention, messages, two feedback buttons, /kotae, assistant thread start
+    assert len(started) == 1 and len(started[0]._listeners) == 6
