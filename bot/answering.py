@@ -17,9 +17,9 @@ from slack_sdk.errors import SlackApiError
 from bot.runtime import BotRuntime
 from kotae.answer_log import answer_record
 from kotae.errors import KotaeError, new_reference
-from kotae.models import Turn
+from kotae.models import Answer, Turn
 from kotae.pipeline import AskOptions
-from kotae.slack_format import answer_blocks, escape
+from kotae.slack_format import answer_blocks, escape, footer_blocks, safe_markdown
 from kotae.text import detect_language
 
 logger = Logger(service="kotae-bot", child=True)
@@ -96,36 +96,68 @@ def answer_in_thread(client: Any, runtime: BotRuntime, question: Question) -> No
         logger.info("duplicate delivery ignored", extra={"event_id": question.event_id})
         return
     lang = detect_language(question.text)
-    placeholder = client.chat_postMessage(
-        channel=question.channel_id,
-        thread_ts=question.thread_ts,
-        text=PLACEHOLDER.get(lang, PLACEHOLDER["en"]),
-    )
     show_status(client, question, lang)
+    stream_ts = start_stream(client, runtime, question)
+    placeholder = None
+    if stream_ts is None:
+        placeholder = client.chat_postMessage(
+            channel=question.channel_id,
+            thread_ts=question.thread_ts,
+            text=PLACEHOLDER.get(lang, PLACEHOLDER["en"]),
+        )["ts"]
     answer_id = uuid.uuid4().hex
+    streamed: list[str] = []
     try:
         profile = runtime.profiles.for_channel(question.channel_id)
         options = AskOptions(
             scopes=profile.scopes, prompt_task=profile.prompt_task, prompt_version=profile.prompt_version
         )
-        answer = kotae.pipeline.ask(question.text, history=thread_history(client, question), options=options)
+        answer = None
+        for event in kotae.pipeline.ask_stream(
+            question.text, history=thread_history(client, question), options=options
+        ):
+            if isinstance(event, Answer):
+                answer = event
+            elif stream_ts is not None:
+                streamed.append(event)
+                if sum(len(s) for s in streamed) >= STREAM_BUFFER:
+                    client.chat_appendStream(
+                        channel=question.channel_id,
+                        ts=stream_ts,
+                        markdown_text=safe_markdown("".join(streamed)),
+                    )
+                    streamed.clear()
+        assert answer is not None
     except Exception as exc:  # every failure gets a visible reply; the detail goes to the log
         reference = exc.reference if isinstance(exc, KotaeError) else new_reference()
         message = exc.user_message if isinstance(exc, KotaeError) else KotaeError.user_message
         logger.exception("answer failed", extra={"reference": reference, "event_id": question.event_id})
-        client.chat_update(
-            channel=question.channel_id,
-            ts=placeholder["ts"],
-            text=escape(FAILED.get(lang, FAILED["en"]).format(message=message, reference=reference)),
-        )
+        text = escape(FAILED.get(lang, FAILED["en"]).format(message=message, reference=reference))
+        if stream_ts is not None:
+            client.chat_stopStream(channel=question.channel_id, ts=stream_ts, markdown_text="\n\n" + text)
+        else:
+            client.chat_update(channel=question.channel_id, ts=placeholder, text=text)
         dedupe.release(question.event_id)  # Slack's retry of this event may answer it
         return
-    client.chat_update(
-        channel=question.channel_id,
-        ts=placeholder["ts"],
-        text=escape(answer.text)[:3000],
-        blocks=answer_blocks(answer, answer_id),
-    )
+    if stream_ts is not None:
+        rest = "".join(streamed) if answer.found else ""
+        # A refusal streams nothing (the pipeline holds the marker back): send its message now.
+        tail = rest or (None if answer.found else answer.text)
+        stop_args: dict[str, Any] = {
+            "channel": question.channel_id,
+            "ts": stream_ts,
+            "blocks": footer_blocks(answer, answer_id),
+        }
+        if tail:
+            stop_args["markdown_text"] = safe_markdown(tail)
+        client.chat_stopStream(**stop_args)
+    else:
+        client.chat_update(
+            channel=question.channel_id,
+            ts=placeholder,
+            text=escape(answer.text)[:3000],
+            blocks=answer_blocks(answer, answer_id),
+        )
     dedupe.remember(thread_key(question.channel_id, question.thread_ts), THREAD_MEMORY_SECONDS)
     sink.write(
         "answers",
@@ -138,3 +170,24 @@ def answer_in_thread(client: Any, runtime: BotRuntime, question: Question) -> No
             user_id=question.user_id,
         ),
     )
+
+
+STREAM_BUFFER = 120  # characters per chat.appendStream call, to stay under rate limits
+
+
+def start_stream(client: Any, runtime: BotRuntime, question: Question) -> str | None:
+    """Open a streamed reply in the thread, or None where streaming is off or not allowed
+    (then the answer is posted and updated instead)."""
+    if not runtime.kotae.settings.slack_streaming or not question.team_id or not question.user_id:
+        return None
+    try:
+        started = client.chat_startStream(
+            channel=question.channel_id,
+            thread_ts=question.thread_ts,
+            recipient_team_id=question.team_id,
+            recipient_user_id=question.user_id,
+        )
+    except SlackApiError as exc:
+        logger.info("streaming not available here", extra={"error": str(exc.response.get("error"))})
+        return None
+    return str(started["ts"])

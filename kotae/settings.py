@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     dedupe_table: str | None = None  # DynamoDB table for event dedupe; embedded file when unset
     answer_log_bucket: str | None = None  # S3 bucket for answer logs; local JSONL when unset
     channel_profiles: Path | None = None  # JSON file of per-channel profiles
+    slack_streaming: bool = True  # stream answers (chat.startStream); off: post, then update
     # Secrets Manager secret (JSON with SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET), used in AWS.
     slack_secret_id: str | None = None
 

@@ -55,12 +55,25 @@ def source_line(citation_id: str, title: str, url: str | None, key: str) -> str:
     return f"[{citation_id}] {label} (`{escape(key)}`)"
 
 
+def safe_markdown(text: str) -> str:
+    """Streamed Markdown (chat.appendStream) with Slack's control sequences and broadcast
+    mentions defused; the rest is left for Slack's Markdown renderer."""
+    text = _MENTION.sub(lambda m: "@\u200b" + m.group(1), text)
+    return text.replace("<!", "<\u200b!").replace("<@", "<\u200b@").replace("<#", "<\u200b#")
+
+
 def answer_blocks(answer: Answer, answer_id: str) -> list[dict[str, Any]]:
     """The final message: answer, Sources, a context line, and 👍/👎 buttons for this answer."""
-    blocks: list[dict[str, Any]] = [
+    sections: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": part}}
         for part in _chunks(to_mrkdwn(answer.text))
     ]
+    return sections + footer_blocks(answer, answer_id)
+
+
+def footer_blocks(answer: Answer, answer_id: str) -> list[dict[str, Any]]:
+    """Everything below the answer text (a streamed answer gets these when the stream stops)."""
+    blocks: list[dict[str, Any]] = []
     if answer.citations:
         lines = [source_line(c.id, c.title, c.url, c.key) for c in answer.citations]
         blocks.append(

@@ -70,6 +70,7 @@ def bot(monkeypatch, tmp_path):
         monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
         monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
         monkeypatch.setenv("KOTAE_SLACK_API_URL", slack.url)
+        monkeypatch.setenv("KOTAE_SLACK_STREAMING", "false")  # post-then-update; streaming has its own tests
         monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", lam.url)
         bot_handler.slack_handler.cache_clear()
         kotae.aws.client.cache_clear()
@@ -112,16 +113,16 @@ def test_a_failed_first_attempt_is_answered_on_retry(bot, monkeypatch) -> None:
     from kotae.errors import ProviderThrottled
     from kotae.pipeline import AnswerPipeline
 
-    real = AnswerPipeline.ask
+    real = AnswerPipeline.ask_stream
     calls = {"n": 0}
 
     def flaky(self, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise ProviderThrottled("Bedrock throttled")
-        return real(self, *args, **kwargs)
+        yield from real(self, *args, **kwargs)
 
-    monkeypatch.setattr(AnswerPipeline, "ask", flaky)
+    monkeypatch.setattr(AnswerPipeline, "ask_stream", flaky)
     deliver(lam, mention("VPN?", event_id="Ev5"))
     [failed] = slack.called("chat.update")
     assert (
@@ -347,3 +348,59 @@ def test_assistant_thread_start_suggests_prompts_and_dm_answers_show_a_status(bo
     deliver(lam, json.dumps({"type": "event_callback", "team_id": "T1", "event_id": "EvA2", "event": dm}))
     [status] = slack.called("assistant.threads.setStatus")
     assert status["thread_ts"] == "1700000001.000100" and status["status"] == "Looking that up…"
+
+
+@pytest.fixture
+def streaming(bot, monkeypatch):
+    monkeypatch.setenv("KOTAE_SLACK_STREAMING", "true")
+    bot_handler.slack_handler.cache_clear()
+    return bot
+
+
+def test_answers_stream_into_the_thread_and_end_with_sources_and_buttons(streaming) -> None:
+    slack, lam = streaming
+    deliver(lam, mention("How do I connect to the VPN from home?", event_id="EvS1"))
+    [start] = slack.called("chat.startStream")
+    assert (start["thread_ts"], start["recipient_user_id"], start["recipient_team_id"]) == (
+        "1700000000.000100",
+        "U1",
+        "T1",
+    )
+    [stop] = slack.called("chat.stopStream")
+    streamed = "".join(a["markdown_text"] for a in slack.called("chat.appendStream")) + stop.get(
+        "markdown_text", ""
+    )
+    assert "GlobalProtect" in streamed
+    blocks = json.loads(stop["blocks"]) if isinstance(stop["blocks"], str) else stop["blocks"]
+    assert blocks[0]["text"]["text"].startswith("*Sources*") and blocks[-1]["type"] == "actions"
+    assert slack.called("chat.postMessage") == []
+
+
+def test_a_refusal_is_streamed_as_the_not_found_message(streaming) -> None:
+    slack, lam = streaming
+    deliver(lam, mention("Who won the bowling tournament in 1987?", event_id="EvS2"))
+    [stop] = slack.called("chat.stopStream")
+    assert "couldn't find" in stop["markdown_text"]
+
+
+def test_an_error_while_streaming_ends_the_stream_visibly(streaming, monkeypatch) -> None:
+    from kotae.errors import ProviderUnavailable
+    from kotae.pipeline import AnswerPipeline
+
+    def broken(self, *args, **kwargs):
+        raise ProviderUnavailable("Bedrock is down")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(AnswerPipeline, "ask_stream", broken)
+    slack, lam = streaming
+    deliver(lam, mention("VPN?", event_id="EvS3"))
+    [stop] = slack.called("chat.stopStream")
+    assert "unavailable right now" in stop["markdown_text"] and "ref " in stop["markdown_text"]
+
+
+def test_where_streaming_is_refused_the_answer_is_posted_then_updated(streaming) -> None:
+    slack, lam = streaming
+    slack.refuse.add("chat.startStream")
+    deliver(lam, mention("How do I connect to the VPN from home?", event_id="EvS4"))
+    assert len(slack.called("chat.postMessage")) == 1 and len(slack.called("chat.update")) == 1
+    assert slack.called("chat.appendStream") == []

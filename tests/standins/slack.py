@@ -18,6 +18,7 @@ class SlackAPI:
     url: str = ""
     counter: int = 0
     replies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # thread ts -> messages
+    refuse: set[str] = field(default_factory=set)  # methods that answer ok=false, error "not_allowed"
 
     def called(self, method: str) -> list[dict[str, Any]]:
         return [args for name, args in self.calls if name == method]
@@ -51,6 +52,8 @@ def slack_api() -> Iterator[SlackAPI]:
             body = {"ok": ok, "ts": f"1700000000.{state.counter:06d}", "channel": args.get("channel")}
             if not ok:
                 body["error"] = "invalid_auth"
+            elif method in state.refuse:
+                body.update(ok=False, error="not_allowed")
             if method == "conversations.replies":
                 body["messages"] = state.replies.get(args.get("ts", ""), [])
             payload = json.dumps(body).encode()
