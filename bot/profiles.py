@@ -1,6 +1,8 @@
 """Channel profiles: what each channel may see and how it is answered, changed without a deploy.
 
-A JSON file (``KOTAE_CHANNEL_PROFILES``), re-read when it changes:
+A JSON document, in AWS an SSM parameter (``KOTAE_CHANNEL_PROFILES_PARAMETER``, read through
+Powertools parameters and cached for a minute), locally a file (``KOTAE_CHANNEL_PROFILES``)
+re-read when it changes:
 
     {"default": {"scopes": ["public"]},
      "channels": {"C0HR": {"scopes": ["public", "hr"], "prompt_version": "v2"}}}
@@ -32,13 +34,32 @@ class ProfileFile(BaseModel):
 
 
 class ChannelProfiles:
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, parameter: str | None = None, max_age: int = 60) -> None:
         self.path = path
+        self.parameter = parameter
+        self.max_age = max_age
         self._lock = threading.Lock()
         self._stamp: float | None = None
         self._data = ProfileFile()
 
+    def _from_parameter(self, name: str) -> ProfileFile:
+        from aws_lambda_powertools.utilities.parameters import get_parameter
+        from aws_lambda_powertools.utilities.parameters.exceptions import (
+            GetParameterError,
+            TransformParameterError,
+        )
+
+        try:
+            raw = get_parameter(name, transform="json", max_age=self.max_age)
+            return ProfileFile.model_validate(raw)
+        except (GetParameterError, TransformParameterError, ValidationError) as exc:
+            raise ConfigError(
+                f"KOTAE_CHANNEL_PROFILES_PARAMETER={name} is not a readable profile document: {exc}"
+            ) from exc
+
     def _load(self) -> ProfileFile:
+        if self.parameter:
+            return self._from_parameter(self.parameter)
         if self.path is None:
             return self._data
         try:

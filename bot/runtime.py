@@ -32,4 +32,9 @@ class BotRuntime:
             sink = S3Sink(client("s3", settings.aws_region), settings.answer_log_bucket)
         else:
             sink = LocalSink(settings.data_dir / "logs")
-        return cls(Kotae(settings), dedupe, sink, ChannelProfiles(settings.channel_profiles))
+        return cls(
+            Kotae(settings),
+            dedupe,
+            sink,
+            ChannelProfiles(settings.channel_profiles, settings.channel_profiles_parameter),
+        )

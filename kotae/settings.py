@@ -67,7 +67,8 @@ class Settings(BaseSettings):
     slack_api_url: str | None = None  # Web API base URL override (tests, proxies)
     dedupe_table: str | None = None  # DynamoDB table for event dedupe; embedded file when unset
     answer_log_bucket: str | None = None  # S3 bucket for answer logs; local JSONL when unset
-    channel_profiles: Path | None = None  # JSON file of per-channel profiles
+    channel_profiles: Path | None = None  # JSON file of per-channel profiles (local)
+    channel_profiles_parameter: str | None = None  # SSM parameter holding the same JSON (AWS)
     slack_streaming: bool = True  # stream answers (chat.startStream); off: post, then update
     # Secrets Manager secret (JSON with SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET), used in AWS.
     slack_secret_id: str | None = None
