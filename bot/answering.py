@@ -46,6 +46,19 @@ class Question:
     text: str
     message_ts: str = ""  # the message itself; differs from thread_ts for a reply in a thread
 
+    @classmethod
+    def from_event(cls, body: dict[str, Any], event: dict[str, Any]) -> Question:
+        """A message or app_mention event; the answer goes to its thread (or starts one)."""
+        return cls(
+            event_id=body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}",
+            team_id=body.get("team_id"),
+            channel_id=event["channel"],
+            user_id=event.get("user"),
+            thread_ts=event.get("thread_ts") or event["ts"],
+            text=clean_question(event.get("text", "")),
+            message_ts=event["ts"],
+        )
+
 
 THREAD_MEMORY_SECONDS = 7 * 24 * 3600
 MAX_HISTORY_MESSAGES = 20

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.answering import Question, answer_in_thread, clean_question, thread_key
+from bot.answering import Question, answer_in_thread, thread_key
 from bot.runtime import BotRuntime
 
 
@@ -27,15 +27,6 @@ def register(app: Any, runtime: BotRuntime) -> None:
                 or not runtime.dedupe.known(thread_key(event["channel"], thread_ts))
             ):
                 return
-        question = Question(
-            event_id=body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}",
-            team_id=body.get("team_id"),
-            channel_id=event["channel"],
-            user_id=event.get("user"),
-            thread_ts=event.get("thread_ts") or event["ts"],
-            text=clean_question(event.get("text", "")),
-            message_ts=event["ts"],
-        )
-        answer_in_thread(client, runtime, question)
+        answer_in_thread(client, runtime, Question.from_event(body, event))
 
     app.event("message")(ack=ack_event, lazy=[answer])
