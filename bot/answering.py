@@ -31,6 +31,15 @@ FAILED = {
 }
 
 
+def failure_reply(exc: Exception, lang: str, **log: Any) -> str:
+    """What a person sees when answering failed: a safe message and a reference id that is
+    also in the log line with the exception (never the exception text itself)."""
+    reference = exc.reference if isinstance(exc, KotaeError) else new_reference()
+    message = exc.user_message if isinstance(exc, KotaeError) else KotaeError.user_message
+    logger.exception("answer failed", extra={"reference": reference, **log})
+    return escape(FAILED.get(lang, FAILED["en"]).format(message=message, reference=reference))
+
+
 def clean_question(text: str) -> str:
     """The question without the bot's mention."""
     return _MENTION.sub(" ", text or "").strip()
@@ -142,10 +151,7 @@ def answer_in_thread(client: Any, runtime: BotRuntime, question: Question) -> No
                     streamed.clear()
         assert answer is not None
     except Exception as exc:  # every failure gets a visible reply; the detail goes to the log
-        reference = exc.reference if isinstance(exc, KotaeError) else new_reference()
-        message = exc.user_message if isinstance(exc, KotaeError) else KotaeError.user_message
-        logger.exception("answer failed", extra={"reference": reference, "event_id": question.event_id})
-        text = escape(FAILED.get(lang, FAILED["en"]).format(message=message, reference=reference))
+        text = failure_reply(exc, lang, event_id=question.event_id)
         if stream_ts is not None:
             client.chat_stopStream(channel=question.channel_id, ts=stream_ts, markdown_text="\n\n" + text)
         else:

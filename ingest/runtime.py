@@ -28,7 +28,8 @@ def table_fetch(table: str, region: str | None) -> Fetch:
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from kotae.aws import client, translate
+    from kotae.aws import client
+    from kotae.errors import StoreError
 
     dynamodb = client("dynamodb", region)
     serialize, deserialize = TypeSerializer().serialize, TypeDeserializer().deserialize
@@ -39,7 +40,7 @@ def table_fetch(table: str, region: str | None) -> Fetch:
                 TableName=table, Key={k: serialize(v) for k, v in keys.items()}, ConsistentRead=True
             )
         except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, f"reading {table}") from exc
+            raise StoreError(f"reading the item from {table}: {exc}") from exc
         item = found.get("Item")
         return None if item is None else {k: deserialize(v) for k, v in item.items()}
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
+from bot.answering import failure_reply
 from bot.runtime import BotRuntime
 from kotae.answer_log import answer_record
-from kotae.errors import KotaeError, new_reference
 from kotae.pipeline import AskOptions
 from kotae.slack_format import answer_blocks, escape
-
-logger = Logger(service="kotae-bot", child=True)
+from kotae.text import detect_language
 
 
 def register(app: Any, runtime: BotRuntime) -> None:
@@ -29,12 +26,8 @@ def register(app: Any, runtime: BotRuntime) -> None:
             )
             result = runtime.kotae.pipeline.ask(command.get("text", ""), options=options)
         except Exception as exc:  # a visible reply for every failure; detail to the log
-            reference = exc.reference if isinstance(exc, KotaeError) else new_reference()
-            message = exc.user_message if isinstance(exc, KotaeError) else KotaeError.user_message
-            logger.exception("slash command failed", extra={"reference": reference})
-            respond(
-                response_type="ephemeral", replace_original=True, text=escape(f"{message} (ref {reference})")
-            )
+            text = failure_reply(exc, detect_language(command.get("text", "")), command=True)
+            respond(response_type="ephemeral", replace_original=True, text=text)
             return
         answer_id = uuid.uuid4().hex
         respond(

@@ -404,3 +404,29 @@ def test_where_streaming_is_refused_the_answer_is_posted_then_updated(streaming)
     deliver(lam, mention("How do I connect to the VPN from home?", event_id="EvS4"))
     assert len(slack.called("chat.postMessage")) == 1 and len(slack.called("chat.update")) == 1
     assert slack.called("chat.appendStream") == []
+
+
+def test_slash_command_errors_are_private_and_carry_a_reference(bot) -> None:
+    import urllib.parse
+
+    slack, lam = bot
+    form = {
+        "command": "/kotae",
+        "text": "",
+        "team_id": "T1",
+        "channel_id": "C1",
+        "user_id": "U1",
+        "trigger_id": "1.2",
+        "response_url": f"{slack.url}/response/empty",
+        "token": "t",
+    }
+    event = api_gateway_event(urllib.parse.urlencode(form))
+    event["headers"]["content-type"] = "application/x-www-form-urlencoded"
+    assert bot_handler.handler(event, Context())["statusCode"] == 200
+    lam.wait()
+    [reply] = slack.called("response/empty")
+    assert (
+        reply["response_type"] == "ephemeral"
+        and "question is empty" in reply["text"]
+        and "(ref " in reply["text"]
+    )
