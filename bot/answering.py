@@ -7,16 +7,23 @@ reference id that is also in the log line.
 from __future__ import annotations
 
 import re
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+)
+from botocore.exceptions import BotoCoreError, ClientError
 from slack_sdk.errors import SlackApiError
 
 from bot.runtime import BotRuntime
 from kotae.answer_log import answer_record
-from kotae.errors import KotaeError, new_reference
+from kotae.errors import KotaeError, StoreError, new_reference
 from kotae.models import Answer, Turn
 from kotae.pipeline import AskOptions
 from kotae.slack_format import answer_blocks, escape, footer_blocks, safe_markdown
@@ -112,11 +119,37 @@ def show_status(client: Any, question: Question, lang: str) -> None:
         logger.debug("no assistant status", extra={"error": str(exc.response.get("error"))})
 
 
+class AnswerFailed(Exception):
+    """Answering failed and the person has seen the error reply. Raised through Powertools so
+    it drops the idempotency record and Slack's retry of the event is answered."""
+
+
 def answer_in_thread(client: Any, runtime: BotRuntime, question: Question) -> None:
-    kotae, dedupe, sink = runtime.kotae, runtime.dedupe, runtime.log_sink
-    if not dedupe.claim(question.event_id):
+    """Answer a question once per Slack event id, however often Slack delivers it."""
+    once = idempotent_function(
+        data_keyword_argument="question",
+        persistence_store=runtime.persistence,
+        config=runtime.idempotency,
+        key_prefix="kotae-answer",
+    )(_answer)
+    try:
+        once(client=client, runtime=runtime, question=question)
+    except IdempotencyAlreadyInProgressError:
         logger.info("duplicate delivery ignored", extra={"event_id": question.event_id})
-        return
+    except AnswerFailed:
+        pass  # replied and logged in _answer
+    except IdempotencyPersistenceLayerError as exc:  # the dedupe table itself is failing
+        failure = StoreError("the bot's dedupe table is unavailable")
+        failure.__cause__ = exc
+        client.chat_postMessage(
+            channel=question.channel_id,
+            thread_ts=question.thread_ts,
+            text=failure_reply(failure, detect_language(question.text), event_id=question.event_id),
+        )
+
+
+def _answer(client: Any, runtime: BotRuntime, question: Question) -> dict[str, str]:
+    kotae = runtime.kotae
     lang = detect_language(question.text)
     show_status(client, question, lang)
     stream_ts = start_stream(client, runtime, question)
@@ -156,8 +189,7 @@ def answer_in_thread(client: Any, runtime: BotRuntime, question: Question) -> No
             client.chat_stopStream(channel=question.channel_id, ts=stream_ts, markdown_text="\n\n" + text)
         else:
             client.chat_update(channel=question.channel_id, ts=placeholder, text=text)
-        dedupe.release(question.event_id)  # Slack's retry of this event may answer it
-        return
+        raise AnswerFailed from exc
     if stream_ts is not None:
         rest = "".join(streamed) if answer.found else ""
         # A refusal streams nothing (the pipeline holds the marker back): send its message now.
@@ -177,18 +209,28 @@ def answer_in_thread(client: Any, runtime: BotRuntime, question: Question) -> No
             text=escape(answer.text)[:3000],
             blocks=answer_blocks(answer, answer_id),
         )
-    dedupe.remember(thread_key(question.channel_id, question.thread_ts), THREAD_MEMORY_SECONDS)
-    sink.write(
-        "answers",
-        answer_record(
-            answer,
-            answer_id=answer_id,
-            outcome="answered" if answer.found else "not_found",
-            team_id=question.team_id,
-            channel_id=question.channel_id,
-            user_id=question.user_id,
-        ),
-    )
+    after_answer(runtime, question, answer, answer_id)
+    return {"answer_id": answer_id}
+
+
+def after_answer(runtime: BotRuntime, question: Question, answer: Answer, answer_id: str) -> None:
+    """Bookkeeping once the answer is in the thread. A failure here is logged, not raised: the
+    person has the answer, and raising would let Slack's retry post it a second time."""
+    try:
+        runtime.threads.remember(thread_key(question.channel_id, question.thread_ts), THREAD_MEMORY_SECONDS)
+        runtime.log_sink.write(
+            "answers",
+            answer_record(
+                answer,
+                answer_id=answer_id,
+                outcome="answered" if answer.found else "not_found",
+                team_id=question.team_id,
+                channel_id=question.channel_id,
+                user_id=question.user_id,
+            ),
+        )
+    except (KotaeError, BotoCoreError, ClientError, OSError, sqlite3.Error):
+        logger.exception("answer bookkeeping failed", extra={"answer_id": answer_id})
 
 
 STREAM_BUFFER = 120  # characters per chat.appendStream call, to stay under rate limits

@@ -18,9 +18,17 @@ from kotae.settings import load_settings
 
 
 @cache
+def runtime() -> BotRuntime:
+    return BotRuntime.from_settings(load_settings())
+
+
+@cache
 def slack_handler() -> SlackRequestHandler:
-    return SlackRequestHandler(build_app(BotRuntime.from_settings(load_settings())))
+    return SlackRequestHandler(build_app(runtime()))
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # Lets Powertools expire an INPROGRESS answer record if this invocation times out, so
+    # Slack's retry is not locked out until the record's own expiry.
+    runtime().idempotency.register_lambda_context(context)
     return slack_handler().handle(event, context)

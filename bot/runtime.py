@@ -1,10 +1,12 @@
-"""What the bot builds once per process: settings, the core, dedupe, the answer log."""
+"""What the bot builds once per process: settings, the core, idempotency, the answer log."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.dedupe import Dedupe, DynamoDBDedupe, SQLiteDedupe
+from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig
+
+from bot.idempotency import ThreadMemory, idempotency_config, stores_for
 from bot.profiles import ChannelProfiles
 from kotae.answer_log import LocalSink, LogSink, S3Sink
 from kotae.app import Kotae
@@ -14,7 +16,9 @@ from kotae.settings import Settings
 @dataclass
 class BotRuntime:
     kotae: Kotae
-    dedupe: Dedupe
+    persistence: BasePersistenceLayer
+    idempotency: IdempotencyConfig
+    threads: ThreadMemory
     log_sink: LogSink
     profiles: ChannelProfiles
 
@@ -22,11 +26,7 @@ class BotRuntime:
     def from_settings(cls, settings: Settings) -> BotRuntime:
         from kotae.aws import client
 
-        dedupe: Dedupe
-        if settings.dedupe_table:
-            dedupe = DynamoDBDedupe(client("dynamodb", settings.aws_region), settings.dedupe_table)
-        else:
-            dedupe = SQLiteDedupe(settings.data_dir / "dedupe.sqlite3")
+        persistence, threads = stores_for(settings)
         sink: LogSink
         if settings.answer_log_bucket:
             sink = S3Sink(client("s3", settings.aws_region), settings.answer_log_bucket)
@@ -34,7 +34,9 @@ class BotRuntime:
             sink = LocalSink(settings.data_dir / "logs")
         return cls(
             Kotae(settings),
-            dedupe,
+            persistence,
+            idempotency_config(),
+            threads,
             sink,
             ChannelProfiles(settings.channel_profiles, settings.channel_profiles_parameter),
         )

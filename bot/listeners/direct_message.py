@@ -24,7 +24,7 @@ def register(app: Any, runtime: BotRuntime) -> None:
                 not thread_ts
                 or (bot_user and f"<@{bot_user}>" in event.get("text", ""))
                 or not runtime.profiles.for_channel(event["channel"]).answer_followups
-                or not runtime.dedupe.known(thread_key(event["channel"], thread_ts))
+                or not runtime.threads.known(thread_key(event["channel"], thread_ts))
             ):
                 return
         answer_in_thread(client, runtime, Question.from_event(body, event))

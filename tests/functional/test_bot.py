@@ -23,6 +23,9 @@ class Context:
     invoked_function_arn: str = "arn:aws:lambda:ap-northeast-1:123456789012:function:kotae-bot"
     aws_request_id: str = "r"
 
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
 
 def api_gateway_event(
     body: str, *, secret: str = SECRET, timestamp: int | None = None, retry: int | None = None
@@ -73,10 +76,12 @@ def bot(monkeypatch, tmp_path):
         monkeypatch.setenv("KOTAE_SLACK_STREAMING", "false")  # post-then-update; streaming has its own tests
         monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", lam.url)
         bot_handler.slack_handler.cache_clear()
+        bot_handler.runtime.cache_clear()
         kotae.aws.client.cache_clear()
         yield slack, lam
         lam.wait()
         bot_handler.slack_handler.cache_clear()
+        bot_handler.runtime.cache_clear()
 
 
 def deliver(lam, body: str, **kwargs) -> dict:
@@ -130,6 +135,72 @@ def test_a_failed_first_attempt_is_answered_on_retry(bot, monkeypatch) -> None:
     )
     deliver(lam, mention("VPN?", event_id="Ev5"), retry=1)
     assert len(slack.called("chat.update")) == 2 and "*Sources*" in json.dumps(slack.called("chat.update")[1])
+
+
+def test_a_delivery_that_arrives_while_the_first_is_answering_is_ignored(bot, monkeypatch, caplog) -> None:
+    # GIVEN a second delivery of the event arrives while the first is still answering
+    slack, lam = bot
+    from slack_sdk import WebClient
+
+    from bot.answering import Question, answer_in_thread
+    from kotae.pipeline import AnswerPipeline
+
+    real = AnswerPipeline.ask_stream
+    second = Question("Ev8", "T1", "C1", "U1", "1700000000.000100", "VPN?")
+
+    def slow(self, *args, **kwargs):
+        if not getattr(slow, "entered", False):
+            slow.entered = True
+            answer_in_thread(
+                WebClient(token="xoxb-test", base_url=slack.url + "/"), bot_handler.runtime(), second
+            )
+        yield from real(self, *args, **kwargs)
+
+    monkeypatch.setattr(AnswerPipeline, "ask_stream", slow)
+    # WHEN the first delivery is answered
+    deliver(lam, mention("VPN?", event_id="Ev8"))
+    # THEN there is one placeholder and one answer; the second delivery was logged and dropped
+    assert len(slack.called("chat.postMessage")) == 1 and len(slack.called("chat.update")) == 1
+    assert any(r.message == "duplicate delivery ignored" for r in caplog.records)
+
+
+def test_a_failing_dedupe_table_is_a_visible_error_not_silence(bot, monkeypatch) -> None:
+    # GIVEN the idempotency store cannot be written (e.g. DynamoDB unavailable)
+    slack, lam = bot
+    from bot.idempotency import SQLitePersistenceLayer
+
+    def down(self, data_record):
+        raise ConnectionError("dynamodb unreachable")
+
+    monkeypatch.setattr(SQLitePersistenceLayer, "_put_record", down)
+    # WHEN a mention arrives
+    deliver(lam, mention("VPN?", event_id="Ev6"))
+    # THEN the thread gets an error with a reference, and no answer was attempted
+    [reply] = slack.called("chat.postMessage")
+    assert reply["thread_ts"] == "1700000000.000100"
+    assert "ref " in reply["text"] and "dynamodb" not in reply["text"].lower()
+    assert slack.called("chat.update") == []
+
+
+def test_a_failing_answer_log_keeps_the_answer_and_a_retry_does_not_repeat_it(
+    bot, monkeypatch, caplog
+) -> None:
+    # GIVEN the answer log cannot be written
+    slack, lam = bot
+    from kotae.answer_log import LocalSink
+    from kotae.errors import StoreError
+
+    def down(self, kind, record):
+        raise StoreError("s3 unavailable")
+
+    monkeypatch.setattr(LocalSink, "write", down)
+    # WHEN a mention is answered and Slack then retries it
+    deliver(lam, mention("VPN?", event_id="Ev7"))
+    deliver(lam, mention("VPN?", event_id="Ev7"), retry=1)
+    # THEN the one answer stands and the failure is in the log
+    [update] = slack.called("chat.update")
+    assert "*Sources*" in json.dumps(update)
+    assert any(r.message == "answer bookkeeping failed" for r in caplog.records)
 
 
 @pytest.mark.parametrize(
@@ -228,6 +299,7 @@ def test_a_restricted_scope_never_appears_in_another_channels_answer(bot, monkey
     )
     monkeypatch.setenv("KOTAE_CHANNEL_PROFILES", str(profiles))
     bot_handler.slack_handler.cache_clear()
+    bot_handler.runtime.cache_clear()
     deliver(lam, mention("給与 等級 G4 の範囲は？", event_id="EvP1"))
     deliver(lam, mention("給与 等級 G4 の範囲は？", event_id="EvP2", channel="CHR"))
     public, hr = (json.dumps(u, ensure_ascii=False) for u in slack.called("chat.update"))
@@ -242,6 +314,7 @@ def test_a_broken_profile_file_is_a_visible_error(bot, monkeypatch, tmp_path) ->
     profiles.write_text("{not json")
     monkeypatch.setenv("KOTAE_CHANNEL_PROFILES", str(profiles))
     bot_handler.slack_handler.cache_clear()
+    bot_handler.runtime.cache_clear()
     deliver(lam, mention("VPN?", event_id="EvP3"))
     [update] = slack.called("chat.update")
     assert "not configured correctly" in update["text"] and "ref " in update["text"]
@@ -292,6 +365,7 @@ def test_thread_follow_ups_are_answered_with_the_thread_as_history(bot, monkeypa
     profiles.write_text(json.dumps({"default": {"scopes": ["public"], "answer_followups": True}}))
     monkeypatch.setenv("KOTAE_CHANNEL_PROFILES", str(profiles))
     bot_handler.slack_handler.cache_clear()
+    bot_handler.runtime.cache_clear()
     # GIVEN the bot answered a mention, which started a thread
     deliver(lam, mention("How do I connect to the VPN from home?", event_id="EvT1"))
     slack.replies["1700000000.000100"] = [
@@ -354,6 +428,7 @@ def test_assistant_thread_start_suggests_prompts_and_dm_answers_show_a_status(bo
 def streaming(bot, monkeypatch):
     monkeypatch.setenv("KOTAE_SLACK_STREAMING", "true")
     bot_handler.slack_handler.cache_clear()
+    bot_handler.runtime.cache_clear()
     return bot
 
 
