@@ -7,51 +7,21 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kotae.cli_ops import load, prompts_app
+from kotae.console import State, err, make_kotae, out, progress_bar, settings
 from kotae.errors import ConfigError, InputError, KotaeError, StoreError
-from kotae.settings import Settings, load_settings
 
 app = typer.Typer(help="kotae (答え): answers from your team's own knowledge.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure retrieval and answers.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
-
-
-class State:
-    """Options of the top-level callback, applied to every command's Settings."""
-
-    overrides: ClassVar[dict[str, Any]] = {}
-
-
-def settings(**extra: Any) -> Settings:
-    return load_settings(**{**State.overrides, **extra})
-
-
-def _kotae(**extra: Any) -> Any:
-    from kotae.app import Kotae
-
-    return Kotae(settings(**extra))
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
+app.add_typer(prompts_app, name="prompts")
+app.command("load")(load)
 
 
 @app.callback()
@@ -72,12 +42,12 @@ def ingest(
     """Index knowledge items from a JSONL file; bad lines are reported, good ones still indexed."""
     from kotae.loader import LineError, read_items
 
-    kotae = _kotae()
+    kotae = make_kotae()
     entries = list(read_items(path))
     errors = [e for _, e in entries if isinstance(e, LineError)]
     items = [(n, e) for n, e in entries if not isinstance(e, LineError)]
     outcomes: Counter[str] = Counter()
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("indexing", total=len(items))
         for start in range(0, len(items), batch):
             part = items[start : start + batch]
@@ -103,7 +73,7 @@ def search(
     """Ranked hits for a query, with keys, titles and scores."""
     from kotae.models import Filters
 
-    kotae = _kotae()
+    kotae = make_kotae()
     question = kotae.pipeline.validate(query)
     hits = kotae.retriever.search(question, k, Filters(scopes=tuple(scope) if scope else None))
     if as_json:
@@ -146,7 +116,7 @@ def ask(
     """Answer a question from the knowledge, with sources."""
     from kotae.pipeline import AskOptions
 
-    kotae = _kotae()
+    kotae = make_kotae()
     options = AskOptions(scopes=tuple(scope) if scope else None, prompt_version=prompt_version)
     answer = kotae.pipeline.ask(question, options=options)
     if as_json:
@@ -186,7 +156,7 @@ def _table_scan(kotae: Any, table: str | None, segments: int, target_indexer: An
         total = dynamodb.describe_table(TableName=name)["Table"].get("ItemCount", 0)
     except (ClientError, BotoCoreError) as exc:
         raise StoreError(f"cannot read table {name}: {exc}") from exc
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task(f"backfilling {name}", total=total or None)
         return backfill(
             target_indexer, dynamodb, name, segments=segments, progress=lambda n: progress.advance(task, n)
@@ -201,7 +171,7 @@ def backfill(
     segments: Annotated[int, typer.Option(min=1, max=64, help="Parallel scan segments.")] = 4,
 ) -> None:
     """Index every item of the knowledge table through the ingest pipeline."""
-    kotae = _kotae()
+    kotae = make_kotae()
     report = _table_scan(kotae, table, segments, kotae.indexer)
     _report(report)
     kotae.close()
@@ -221,7 +191,7 @@ def reindex(
     replaced in one rename."""
     from kotae.indexer import Indexer
 
-    kotae = _kotae()
+    kotae = make_kotae()
     store = kotae.store
     if hasattr(store, "reindex"):
         dimensions = kotae.embedder.dimensions if kotae.embedder else kotae.settings.embedding_dimensions
@@ -297,7 +267,7 @@ def eval_retrieval(
             raise ConfigError("--mode dense needs an embedder: set KOTAE_EMBEDDER=local or titan")
         kotae = Kotae(config, store=SQLiteStore(Path(scratch) / "eval.sqlite3"))
         items = list(corpus_items(data.corpus))
-        with _progress() as progress:
+        with progress_bar() as progress:
             task = progress.add_task("indexing", total=len(items))
             for start in range(0, len(items), 128):
                 kotae.indexer.index_many([(item, None) for item in items[start : start + 128]])

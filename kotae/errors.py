@@ -61,6 +61,10 @@ class PromptRenderError(KotaeError):
     user_message = "The prompt template could not be rendered."
 
 
+class PromptConflict(InputError):
+    """Publishing would change a prompt version that is already live; versions are immutable."""
+
+
 class StoreError(KotaeError):
     """The knowledge store failed."""
 

@@ -7,10 +7,11 @@ rendered with StrictUndefined; the current date is a render-time variable.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +29,7 @@ class PromptTemplate:
     version: str
     source: str  # where it came from: a file path or dynamodb://table
     text: str
+    published_at: str | None = None  # set for templates read from the table
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class DynamoDBSource:
                             item["prompt_version"]["S"],
                             f"dynamodb://{self.table_name}",
                             item.get("prompt_template", {}).get("S", ""),
+                            item.get("published_at", {}).get("S"),
                         )
                     )
         except (ClientError, BotoCoreError) as exc:
@@ -167,3 +170,73 @@ class PromptRegistry:
             for template in source.list():
                 seen.setdefault((template.task, template.version), template)
         return sorted(seen.values(), key=lambda t: (t.task, t.version))
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Published:
+    task: str
+    version: str
+    outcome: str  # "published" | "unchanged" | "conflict" | "would publish"
+    sha256: str
+
+
+def publish(
+    templates: list[PromptTemplate], table: str, client: Any, *, dry_run: bool = False
+) -> list[Published]:
+    """Put each template into the prompt_templates table unless that version is already there.
+
+    A live version is immutable: the same text again is "unchanged"; a different text under
+    that version is a conflict and is not written (publish it as a new version instead). Every
+    template must compile before anything is written, so a bad file publishes nothing. The
+    put is conditional, so two people publishing at once cannot overwrite each other.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    env = make_environment()
+    for template in templates:
+        _check_name("task", template.task)
+        _check_name("version", template.version)
+        try:
+            env.from_string(template.text)
+        except jinja2.TemplateSyntaxError as exc:
+            raise PromptRenderError(f"{template.source}: line {exc.lineno}: {exc.message}") from exc
+    live = DynamoDBSource(table, client)
+    results = []
+    for template in templates:
+        digest = content_hash(template.text)
+        try:
+            outcome = _publish_one(template, digest, table, client, live, dry_run)
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"publishing {template.task}/{template.version} to {table}: {exc}") from exc
+        results.append(Published(template.task, template.version, outcome, digest))
+    return results
+
+
+def _publish_one(
+    template: PromptTemplate, digest: str, table: str, client: Any, live: DynamoDBSource, dry_run: bool
+) -> str:
+    current = live.get(template.task, template.version)
+    if current is not None:
+        return "unchanged" if content_hash(current.text) == digest else "conflict"
+    if dry_run:
+        return "would publish"
+    try:
+        client.put_item(
+            TableName=table,
+            Item={
+                "task_name": {"S": template.task},
+                "prompt_version": {"S": template.version},
+                "prompt_template": {"S": template.text},
+                "sha256": {"S": digest},
+                "published_at": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
+            },
+            ConditionExpression="attribute_not_exists(task_name)",
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        # Someone published this version between our read and write: compare with theirs.
+        return _publish_one(template, digest, table, client, live, dry_run=True)
+    return "published"

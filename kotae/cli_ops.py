@@ -1,0 +1,148 @@
+"""Operator commands for a deployment: publish and list prompt versions, load knowledge items.
+
+kotae prompts publish [--dir prompts] [--table NAME] [--dry-run]
+kotae prompts list [--table NAME | --local]
+kotae load FILE.jsonl [--table NAME]
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from kotae.console import err, out, progress_bar, settings
+from kotae.errors import PromptConflict, StoreError
+
+prompts_app = typer.Typer(
+    help="Versioned prompt templates in the prompt_templates table.", no_args_is_help=True
+)
+
+TableOption = Annotated[str | None, typer.Option(help="Table name (default from KOTAE_* settings).")]
+
+
+def _dynamodb() -> Any:
+    from kotae.aws import client
+
+    return client("dynamodb", settings().aws_region)
+
+
+def _prompt_dir(directory: Path | None) -> Path:
+    from kotae.templates import default_prompts_dir
+
+    return directory or default_prompts_dir(settings().prompts_dir)
+
+
+@prompts_app.command("publish")
+def prompts_publish(
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Templates as <task>/<version>.j2 (default: prompts/).")
+    ] = None,
+    table: TableOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
+) -> None:
+    """Publish every prompt version that is not live yet. Live versions are immutable: a changed
+    template under a published version is refused (publish it as a new version)."""
+    from kotae.prompts import DirectorySource, publish
+
+    name = table or settings().prompt_table
+    templates = DirectorySource(_prompt_dir(directory)).list()
+    if not templates:
+        raise PromptConflict(f"no templates under {_prompt_dir(directory)} (expected <task>/<version>.j2)")
+    results = publish(templates, name, _dynamodb(), dry_run=dry_run)
+    view = Table("task", "version", "outcome", "sha256", title=f"prompts → {name}")
+    for result in results:
+        style = {"conflict": "red", "published": "green"}.get(result.outcome, "")
+        view.add_row(
+            result.task,
+            result.version,
+            f"[{style}]{result.outcome}[/]" if style else result.outcome,
+            result.sha256[:12],
+        )
+    out.print(view)
+    conflicts = [f"{r.task}/{r.version}" for r in results if r.outcome == "conflict"]
+    if conflicts:
+        raise PromptConflict(
+            f"{', '.join(conflicts)} already published with different text; published versions are "
+            "immutable, so save the change as a new version (e.g. prompts/answer/v3.j2) and publish that"
+        )
+
+
+@prompts_app.command("list")
+def prompts_list(
+    table: TableOption = None,
+    local: Annotated[bool, typer.Option("--local", help="List the template files instead.")] = False,
+) -> None:
+    """Show the prompt versions that are live (the table), or on disk with --local."""
+    from kotae.prompts import DirectorySource, DynamoDBSource, content_hash
+
+    if local:
+        templates = DirectorySource(_prompt_dir(None)).list()
+        title = str(_prompt_dir(None))
+    else:
+        name = table or settings().prompt_table
+        templates = DynamoDBSource(name, _dynamodb()).list()
+        title = name
+    view = Table("task", "version", "sha256", "published", title=f"prompts in {title}")
+    for template in templates:
+        view.add_row(
+            template.task, template.version, content_hash(template.text)[:12], template.published_at or ""
+        )
+    out.print(view)
+
+
+def _dynamo_value(value: Any) -> Any:
+    """JSON values as boto3 wants them: floats as Decimal (DynamoDB numbers), recursively."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _dynamo_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dynamo_value(v) for v in value]
+    return value
+
+
+def load(
+    path: Annotated[Path, typer.Argument(help="A JSONL file of knowledge items.")],
+    table: TableOption = None,
+) -> None:
+    """Put knowledge items into the knowledge table; its stream brings them to the ingest Lambda.
+    Bad lines are reported by number and the good ones are still written."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from kotae.aws import client
+    from kotae.loader import LineError, read_items
+
+    config = settings()
+    name = table or config.knowledge_table
+    entries = list(read_items(path))
+    errors = [e for _, e in entries if isinstance(e, LineError)]
+    items = [e for _, e in entries if not isinstance(e, LineError)]
+    dynamodb = client("dynamodb", config.aws_region)
+    written: Counter[str] = Counter()
+    try:
+        key_name = dynamodb.describe_table(TableName=name)["Table"]["KeySchema"][0]["AttributeName"]
+        import boto3
+
+        target = boto3.resource("dynamodb", region_name=config.aws_region).Table(name)
+        with progress_bar() as progress, target.batch_writer() as batch:
+            task = progress.add_task(f"loading {name}", total=len(items))
+            for item in items:
+                batch.put_item(Item=_dynamo_value({key_name: item.key, "kind": item.kind, **item.attributes}))
+                written[item.kind] += 1
+                progress.advance(task)
+    except (ClientError, BotoCoreError) as exc:
+        raise StoreError(f"writing to table {name}: {exc}") from exc
+    for error in errors:
+        err.print(f"[yellow]line {error.line}[/]: {escape(error.message)}")
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(written.items())) or "nothing"
+    out.print(f"{path}: wrote {kinds} to {name}; {len(errors)} line(s) rejected")
+    if errors and not items:
+        raise typer.Exit(1)
