@@ -11,7 +11,7 @@ from datetime import date
 from kotae import messages
 from kotae.errors import InvalidQuestion
 from kotae.models import Answer, Citation, Filters, Generation, SearchHit, Turn
-from kotae.prompts import PromptRegistry
+from kotae.prompts import PromptParameters, PromptRegistry
 from kotae.providers.base import GenerationContext, Generator
 from kotae.retrieval import Retriever
 from kotae.text import detect_language
@@ -126,14 +126,14 @@ class AnswerPipeline:
         if turns:
             previous = next((t.text for t in reversed(turns) if t.role == "user"), "")
             query = f"{previous[:500]}\n{question}"
+        # Resolving the version first makes a wrong one fail loudly, not only on lucky questions.
+        parameters = self.prompts.parameters(task, version)
         hits = self.retriever.search(query, self.top_k, Filters(scopes=options.scopes, kinds=options.kinds))
         clock.lap("retrieve")
-        evidence = self._evidence(hits)
+        evidence = self._evidence(hits, parameters)
         base = {"question": question, "hits": hits, "prompt_task": task, "prompt_version": version}
         if not evidence:
-            # Nothing relevant: say so rather than let a model guess. The template is still
-            # resolved so that a wrong prompt version fails loudly, not only on lucky questions.
-            self.prompts.template(task, version)
+            # Nothing relevant: say so rather than let a model guess.
             clock.lap("render")
             text = messages.text("not_found", lang)
             yield text
@@ -189,16 +189,23 @@ class AnswerPipeline:
         clock.lap("generate")
         yield self._answer(generation, evidence, lang, clock, base)
 
-    def _evidence(self, hits: list[SearchHit]) -> list[tuple[str, SearchHit]]:
+    def _evidence(
+        self, hits: list[SearchHit], parameters: PromptParameters | None = None
+    ) -> list[tuple[str, SearchHit]]:
         """Relevant hits within the context budget, numbered S1, S2, ...
 
         A hit must reach the absolute threshold and half the best hit's relevance, so one
         strong match is not diluted by stray ones that share a single word with the question.
+        The prompt version may set its own threshold and number of sources.
         """
+        parameters = parameters or PromptParameters()
+        threshold = self.min_relevance if parameters.min_relevance is None else parameters.min_relevance
         best = max((h.relevance for h in hits), default=0.0)
-        floor = max(self.min_relevance, best * RELATIVE_FLOOR)
+        floor = max(threshold, best * RELATIVE_FLOOR)
         chosen, used = [], 0
         for hit in hits:
+            if parameters.max_sources is not None and len(chosen) >= parameters.max_sources:
+                break
             if hit.relevance < floor:
                 continue
             size = len(hit.document.text) + len(hit.document.title)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import jinja2
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kotae.errors import PromptNotFound, PromptRenderError, StoreError
 from kotae.templates import make_environment
@@ -30,6 +31,17 @@ class PromptTemplate:
     source: str  # where it came from: a file path or dynamodb://table
     text: str
     published_at: str | None = None  # set for templates read from the table
+
+
+class PromptParameters(BaseModel):
+    """Answer parameters that belong to a prompt version, from its optional ``parameters`` block
+    (a JSON object). A version is measured as a whole, so what it was tuned with travels with it;
+    unset values fall back to the deployment's settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_relevance: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_sources: int | None = Field(default=None, ge=1, le=50)
 
 
 @dataclass(frozen=True)
@@ -163,6 +175,17 @@ class PromptRegistry:
         if "user" not in blocks:
             raise PromptRenderError(f"{meta.source}: a prompt template needs a 'user' block")
         return RenderedPrompt(task, version, blocks.get("system", ""), blocks["user"])
+
+    def parameters(self, task: str, version: str) -> PromptParameters:
+        """The version's ``{% block parameters %}{...}{% endblock %}``, or defaults without one."""
+        meta, template = self.template(task, version)
+        if "parameters" not in template.blocks:
+            return PromptParameters()
+        try:
+            text = "".join(template.blocks["parameters"](template.new_context({}))).strip()
+            return PromptParameters.model_validate_json(text or "{}")
+        except (jinja2.UndefinedError, ValidationError) as exc:
+            raise PromptRenderError(f"{meta.source}: bad parameters block: {exc}") from exc
 
     def list(self) -> list[PromptTemplate]:
         seen: dict[tuple[str, str], PromptTemplate] = {}

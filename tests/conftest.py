@@ -52,7 +52,7 @@ def generator() -> FakeGenerator:
 @pytest.fixture
 def make_kotae(store: SQLiteStore, tmp_path: Path):
     def make(embedder=None, generator=None, **settings) -> Kotae:
-        config = load_settings(data_dir=tmp_path / "data", prompts_dir=PROMPTS, **settings)
+        config = load_settings(**{"data_dir": tmp_path / "data", "prompts_dir": PROMPTS, **settings})
         return Kotae(config, store=store, embedder=embedder, generator=generator)
 
     return make

@@ -149,3 +149,33 @@ def test_stray_weak_hits_are_not_evidence(make_kotae, generator) -> None:
     assert [hit.document.item_key for hit in answer.hits][:2] == ["vpn", "kit"]
     user = generator.history[0][1][0]["text"]
     assert 'key="vpn"' in user and 'key="kit"' not in user
+
+
+def test_the_prompt_versions_parameters_choose_the_evidence(make_kotae, generator, tmp_path) -> None:
+    # GIVEN a version that allows one source and one with a threshold nothing reaches
+    import shutil
+
+    from tests.conftest import PROMPTS
+
+    prompts = tmp_path / "prompts"
+    shutil.copytree(PROMPTS, prompts)
+    body = (PROMPTS / "answer" / "v1.j2").read_text()
+    (prompts / "answer" / "one.j2").write_text(
+        '{% block parameters %}{"max_sources": 1}{% endblock %}' + body
+    )
+    (prompts / "answer" / "strict.j2").write_text(
+        '{% block parameters %}{"min_relevance": 1.0}{% endblock %}' + body
+    )
+    app = make_kotae(generator=generator, prompts_dir=prompts)
+    app.indexer.index_many([(item, None) for item in KNOWLEDGE])
+    generator.enqueue("A [S1].")
+    generator.enqueue("A [S1].")
+    question = "How do I claim expenses or connect to the VPN?"
+    # WHEN the same question is asked under each version
+    default = app.pipeline.ask(question)
+    one = app.pipeline.ask(question, options=AskOptions(prompt_version="one"))
+    strict = app.pipeline.ask(question, options=AskOptions(prompt_version="strict"))
+    # THEN the default sends both entries, "one" sends one, and "strict" refuses without generating
+    assert generator.history[0][1][0]["text"].count("<source id=") == 2
+    assert generator.history[1][1][0]["text"].count("<source id=") == 1
+    assert default.found and one.found and not strict.found and len(generator.history) == 2

@@ -151,3 +151,27 @@ def test_dynamodb_errors_become_store_errors() -> None:
         stub.add_client_error("scan", "AccessDeniedException", "denied")
         with pytest.raises(StoreError, match="denied"):
             source.list()
+
+
+def test_a_version_carries_its_answer_parameters() -> None:
+    registry = PromptRegistry(DirectorySource(PROMPTS))
+    assert registry.parameters("answer", "v1").model_dump() == {"min_relevance": None, "max_sources": None}
+    assert registry.parameters("answer", "v2").model_dump() == {"min_relevance": 0.35, "max_sources": 4}
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        pytest.param('{"min_relevance": 2}', id="out-of-range"),
+        pytest.param('{"temperatur": 0.1}', id="unknown-key"),
+        pytest.param("min_relevance: 0.3", id="not-json"),
+        pytest.param("{{ undefined_variable }}", id="uses-a-variable"),
+    ],
+)
+def test_a_bad_parameters_block_is_a_render_error(tmp_path: Path, block: str) -> None:
+    (tmp_path / "answer").mkdir()
+    (tmp_path / "answer" / "v1.j2").write_text(
+        "{% block parameters %}" + block + "{% endblock %}{% block user %}q{% endblock %}"
+    )
+    with pytest.raises(PromptRenderError, match="bad parameters block"):
+        PromptRegistry(DirectorySource(tmp_path)).parameters("answer", "v1")
