@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from kotae.cli_eval import eval_answers
 from kotae.cli_ops import load, prompts_app
 from kotae.console import State, err, make_kotae, out, progress_bar, settings
 from kotae.errors import ConfigError, InputError, KotaeError, StoreError
@@ -20,6 +21,7 @@ from kotae.errors import ConfigError, InputError, KotaeError, StoreError
 app = typer.Typer(help="kotae (答え): answers from your team's own knowledge.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure retrieval and answers.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+eval_app.command("answers")(eval_answers)
 app.add_typer(prompts_app, name="prompts")
 app.command("load")(load)
 

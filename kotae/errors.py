@@ -85,6 +85,10 @@ class ProviderError(KotaeError):
     user_message = "The language model service failed."
 
 
+class JudgeReplyError(ProviderError):
+    """An evaluation judge model replied with something that is not a grade."""
+
+
 class ProviderThrottled(ProviderError):
     """The provider kept throttling after all retries."""
 

@@ -1,0 +1,104 @@
+"""`kotae eval answers`: score the answer pipeline on a question set, per prompt version."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from kotae.console import make_kotae, out, progress_bar
+from kotae.errors import ConfigError
+
+
+def _judge(kotae: Any, wanted: bool | None, version: str) -> Any:
+    """The judge runs when an LLM is configured (or is asked for and fails loudly without one)."""
+    from kotae.judge import LLMJudge
+    from kotae.providers import GENERATORS
+
+    config = kotae.settings
+    if wanted is False:
+        return None
+    if not getattr(kotae.generator, "uses_llm", False):
+        if wanted:
+            raise ConfigError("--judge needs an LLM: set KOTAE_GENERATOR=bedrock (and KOTAE_JUDGE_MODEL_ID)")
+        return None
+    generator = kotae.generator
+    if config.judge_model_id and config.judge_model_id != config.generation_model_id:
+        generator = GENERATORS.create(
+            config.generator, config.model_copy(update={"generation_model_id": config.judge_model_id})
+        )
+    return LLMJudge(kotae.prompts, generator, version=version)
+
+
+def eval_answers(
+    dataset: Annotated[Path, typer.Argument(help="JSONL: id, question, expected_keys, answerable, scopes.")],
+    prompt_version: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--prompt-version", "-p", help="Repeat to compare versions (default KOTAE_PROMPT_VERSION)."
+        ),
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Report directory.")] = None,
+    judge: Annotated[
+        bool | None,
+        typer.Option("--judge/--no-judge", help="LLM-as-judge grades (default: when an LLM is set)."),
+    ] = None,
+    judge_version: Annotated[str, typer.Option(help="Version of prompts/judge/.")] = "v1",
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Run every question under each prompt version against the current knowledge and score
+    retrieval hits, citations, refusals and (with an LLM) judge grades. Writes summary.json,
+    report.md and report.html."""
+    from kotae.answer_eval import load_cases, run_eval
+    from kotae.eval_report import write_reports
+    from kotae.pipeline import AskOptions
+
+    cases = load_cases(dataset)[:limit]
+    kotae = make_kotae()
+    versions = list(dict.fromkeys(prompt_version or [kotae.settings.prompt_version]))
+    for version in versions:
+        kotae.prompts.template(kotae.settings.prompt_task, version)  # fail before the run, not midway
+    grader = _judge(kotae, judge, judge_version)
+    config = kotae.settings
+    described = {
+        "store": config.store,
+        "embedder": config.embedder,
+        "generator": f"{config.generator} ({kotae.generator.model_id})",
+        "retrieval": config.retrieval_mode,
+        "top_k": config.top_k,
+        "judge": grader.label if grader else "not run (no LLM configured)",
+    }
+
+    def ask(case: Any, version: str) -> Any:
+        scopes = tuple(case.scopes) if case.scopes else None
+        return kotae.pipeline.ask(case.question, options=AskOptions(scopes=scopes, prompt_version=version))
+
+    with progress_bar() as progress:
+        task = progress.add_task("evaluating", total=len(cases) * len(versions))
+        run = run_eval(
+            cases, versions, ask, judge=grader, dataset=str(dataset), settings=described,
+            progress=lambda: progress.advance(task),
+        )  # fmt: skip
+    kotae.close()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    paths = write_reports(run, out_dir or config.data_dir / "eval" / f"answers-{stamp}")
+    summary = run.summary()
+    if as_json:
+        print(json.dumps({**summary, "files": {k: str(v) for k, v in paths.items()}}, ensure_ascii=False))
+        return
+    for version, figures in summary["versions"].items():
+        out.print(
+            f"[bold]{version}[/]: hit rate {figures['retrieval_hit_rate']}, answered {figures['answer_rate']}, "
+            f"expected cited {figures['expected_cited_rate']}, citations valid {figures['citation_validity']}, "
+            f"refused unanswerable {figures['correct_refusal_rate']}, right outcome {figures['accuracy']}"
+            + (
+                f", faithfulness {figures['faithfulness']}, correctness {figures['correctness']}"
+                if figures["judged"]
+                else ""
+            )
+        )
+    out.print("reports: " + ", ".join(str(p) for p in paths.values()))
