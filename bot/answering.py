@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from slack_sdk.errors import SlackApiError
 
 from bot.runtime import BotRuntime
+from kotae import metrics
 from kotae.answer_log import answer_record
 from kotae.errors import KotaeError, StoreError, new_reference
 from kotae.models import Answer, Turn
@@ -139,6 +140,7 @@ def answer_in_thread(client: Any, runtime: BotRuntime, question: Question) -> No
     except AnswerFailed:
         pass  # replied and logged in _answer
     except IdempotencyPersistenceLayerError as exc:  # the dedupe table itself is failing
+        metrics.answer_failed()
         failure = StoreError("the bot's dedupe table is unavailable")
         failure.__cause__ = exc
         client.chat_postMessage(
@@ -184,6 +186,7 @@ def _answer(client: Any, runtime: BotRuntime, question: Question) -> dict[str, s
                     streamed.clear()
         assert answer is not None
     except Exception as exc:  # every failure gets a visible reply; the detail goes to the log
+        metrics.answer_failed()
         text = failure_reply(exc, lang, event_id=question.event_id)
         if stream_ts is not None:
             client.chat_stopStream(channel=question.channel_id, ts=stream_ts, markdown_text="\n\n" + text)
@@ -216,6 +219,7 @@ def _answer(client: Any, runtime: BotRuntime, question: Question) -> dict[str, s
 def after_answer(runtime: BotRuntime, question: Question, answer: Answer, answer_id: str) -> None:
     """Bookkeeping once the answer is in the thread. A failure here is logged, not raised: the
     person has the answer, and raising would let Slack's retry post it a second time."""
+    metrics.answered(answer)
     try:
         runtime.threads.remember(thread_key(question.channel_id, question.thread_ts), THREAD_MEMORY_SECONDS)
         runtime.log_sink.write(

@@ -14,6 +14,7 @@ from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 
 from bot.app import build_app
 from bot.runtime import BotRuntime
+from kotae import metrics
 from kotae.settings import load_settings
 
 
@@ -31,4 +32,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Lets Powertools expire an INPROGRESS answer record if this invocation times out, so
     # Slack's retry is not locked out until the record's own expiry.
     runtime().idempotency.register_lambda_context(context)
-    return slack_handler().handle(event, context)
+    try:
+        return slack_handler().handle(event, context)
+    finally:
+        metrics.flush()

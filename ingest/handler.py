@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from ingest.runtime import runtime
+from kotae import metrics
 
 logger = Logger(service="kotae-ingest")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
@@ -51,23 +52,27 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     usable = [
         r for r in event.get("Records", []) if isinstance(r, dict) and isinstance(r.get("dynamodb"), dict)
     ]
-    if len(usable) != len(event.get("Records", [])):
-        logger.error(
-            "records without a dynamodb part skipped", extra={"count": len(event["Records"]) - len(usable)}
-        )
+    skipped = len(event.get("Records", [])) - len(usable)
+    if skipped:
+        logger.error("records without a dynamodb part skipped", extra={"count": skipped})
+        metrics.ingested(0, 0, skipped=skipped)
         event = {**event, "Records": usable}
     if not usable:
+        metrics.flush()
         return {"batchItemFailures": []}
     records = [DynamoDBRecord(r) for r in usable]
     embedded = runtime().ingestor.prefetch(records)
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+    failed = len(response.get("batchItemFailures", []))
+    metrics.ingested(len(records) - failed, failed)
+    metrics.flush()
     logger.info(
         "batch done",
         extra={
             "records": len(records),
-            "failed": len(response.get("batchItemFailures", [])),
+            "failed": failed,
             "prefetched": embedded,
         },
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.runtime import BotRuntime
+from kotae import metrics
 from kotae.answer_log import feedback_record
 
 
@@ -15,6 +16,7 @@ def register(app: Any, runtime: BotRuntime) -> None:
     def record(body: dict[str, Any], action: dict[str, Any]) -> None:
         value = "up" if action.get("action_id") == "feedback_up" else "down"
         user = (body.get("user") or {}).get("id")
+        metrics.feedback(value)
         runtime.log_sink.write(
             "feedback", feedback_record(str(action.get("value", ""))[:64], value, user_id=user)
         )

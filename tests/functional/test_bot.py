@@ -257,7 +257,43 @@ def test_direct_messages_are_answered_and_channel_chatter_is_not(bot) -> None:
     )
 
 
-def test_feedback_clicks_are_recorded_against_the_answer(bot, tmp_path) -> None:
+def emf(capsys) -> dict:
+    """Metric values from the EMF lines the handler printed, summed per name."""
+    totals: dict[str, float] = {}
+    for line in capsys.readouterr().out.splitlines():
+        if '"_aws"' not in line:
+            continue
+        doc = json.loads(line)
+        for metric in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            values = doc[metric["Name"]]
+            totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(
+                values if isinstance(values, list) else [values]
+            )
+    return totals
+
+
+def test_answers_errors_and_feedback_are_counted_in_emf(bot, monkeypatch, capsys) -> None:
+    _slack, lam = bot
+    from kotae.errors import ProviderThrottled
+    from kotae.pipeline import AnswerPipeline
+
+    capsys.readouterr()
+    deliver(lam, mention("How do I connect to the VPN from home?", event_id="EvM1"))
+    deliver(lam, mention("What is the cafeteria menu on Mars?", event_id="EvM2"))
+    counted = emf(capsys)
+    assert counted["Answers"] == 2 and counted["Refusals"] == 1 and "AnswerErrors" not in counted
+    assert counted["Latency.retrieve"] > 0
+
+    def down(self, *args, **kwargs):
+        raise ProviderThrottled("Bedrock throttled")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(AnswerPipeline, "ask_stream", down)
+    deliver(lam, mention("VPN?", event_id="EvM3"))
+    assert emf(capsys)["AnswerErrors"] == 1
+
+
+def test_feedback_clicks_are_recorded_against_the_answer(bot, tmp_path, capsys) -> None:
     import urllib.parse
 
     _slack, lam = bot
@@ -289,6 +325,7 @@ def test_feedback_clicks_are_recorded_against_the_answer(bot, tmp_path) -> None:
     logs = list((tmp_path / "data" / "logs" / "feedback").glob("dt=*/feedback.jsonl"))
     [record] = [json.loads(line) for line in logs[0].read_text().splitlines()]
     assert (record["answer_id"], record["feedback"], record["user_id"]) == ("abc", "down", "U2")
+    assert emf(capsys)["FeedbackDown"] == 1
 
 
 def test_a_restricted_scope_never_appears_in_another_channels_answer(bot, monkeypatch, tmp_path) -> None:

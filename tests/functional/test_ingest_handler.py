@@ -3,6 +3,7 @@ Streams API, Titan through the Bedrock stand-in, the embedded store as the index
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,7 +219,7 @@ def test_throttled_thirty_percent_of_the_time_everything_is_indexed(env, monkeyp
     assert len(env.calls("invoke")) > 25  # some calls were throttled and retried
 
 
-def test_a_malformed_record_is_reported_alone(env) -> None:
+def test_a_malformed_record_is_reported_alone(env, capsys) -> None:
     with knowledge_table() as table:
         table.put(faq("good"))
         event = table.read_event()
@@ -228,9 +229,14 @@ def test_a_malformed_record_is_reported_alone(env) -> None:
     event["Records"].append(
         {"eventName": "UPSERT", "dynamodb": {"Keys": {"item_key": {"S": "x"}}, "SequenceNumber": "9" * 30}}
     )
+    event["Records"].append({"eventName": "INSERT"})  # no dynamodb part: nothing to report it by
+    capsys.readouterr()
     result = invoke(event)
     assert result == {"batchItemFailures": [{"itemIdentifier": "1"}, {"itemIdentifier": "9" * 30}]}
     assert list(runtime().kotae.store.item_keys()) == ["good"]
+    # the invocation's metrics: one applied, two reported, one skipped
+    [emf] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert (emf["IngestedRecords"], emf["FailedRecords"], emf["SkippedRecords"]) == ([1.0], [2.0], [1.0])
 
 
 def test_the_same_pipeline_into_opensearch(env, monkeypatch) -> None:
