@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from kotae.cli_eval import eval_answers
-from kotae.cli_ops import load, prompts_app
+from kotae.cli_ops import athena_app, load, prompts_app
 from kotae.console import State, err, make_kotae, out, progress_bar, settings
 from kotae.errors import ConfigError, InputError, KotaeError, StoreError
 
@@ -23,6 +23,7 @@ eval_app = typer.Typer(help="Measure retrieval and answers.", no_args_is_help=Tr
 app.add_typer(eval_app, name="eval")
 eval_app.command("answers")(eval_answers)
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(athena_app, name="athena")
 app.command("load")(load)
 
 

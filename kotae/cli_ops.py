@@ -19,6 +19,7 @@ from rich.table import Table
 from kotae.console import err, out, progress_bar, settings
 from kotae.errors import PromptConflict, StoreError
 
+athena_app = typer.Typer(help="Athena queries over the answer and feedback logs.", no_args_is_help=True)
 prompts_app = typer.Typer(
     help="Versioned prompt templates in the prompt_templates table.", no_args_is_help=True
 )
@@ -146,3 +147,28 @@ def load(
     out.print(f"{path}: wrote {kinds} to {name}; {len(errors)} line(s) rejected")
     if errors and not items:
         raise typer.Exit(1)
+
+
+@athena_app.command("list")
+def athena_list() -> None:
+    """The shipped queries and what each answers."""
+    from kotae.athena import HERE, queries
+
+    view = Table("query", "what it answers", title=f"Athena queries in {HERE}")
+    for name, what in queries().items():
+        view.add_row(name, what)
+    out.print(view)
+
+
+@athena_app.command("show")
+def athena_show(
+    name: Annotated[str, typer.Argument(help="A query name from `kotae athena list`.")],
+    database: Annotated[
+        str, typer.Option(help="Glue database (the stack's GlueDatabase output).")
+    ] = "kotae_logs",
+    days: Annotated[int, typer.Option(help="Time window in days.")] = 30,
+) -> None:
+    """Print the query, ready for the Athena console or `aws athena start-query-execution`."""
+    from kotae.athena import load_prices, render
+
+    print(render(name, database=database, days=days, prices=load_prices(settings().model_prices)), end="")

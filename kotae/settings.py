@@ -53,6 +53,7 @@ class Settings(BaseSettings):
 
     # Generation.
     generation_model_id: str = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    model_prices: Path | None = None  # USD per 1k tokens per model for the Athena cost query
     judge_model_id: str | None = None  # `kotae eval answers` judge; the generation model when unset
     max_output_tokens: int = Field(default=1024, ge=16, le=8192)
     temperature: float = Field(default=0.0, ge=0.0, le=1.0)
