@@ -1,0 +1,1 @@
+"""kotae's AWS CDK app: constructs, settings (CDK context) and Lambda bundling."""

@@ -1,0 +1,161 @@
+"""The search index: an OpenSearch Serverless vector collection (default) or a managed domain.
+
+Both expose the same three things to the rest of the stack: ``endpoint`` (an https:// URL for
+``KOTAE_OPENSEARCH_ENDPOINT``), ``auth`` (``KOTAE_OPENSEARCH_AUTH``) and ``grant(role)``.
+
+Serverless needs three policies besides the collection: encryption (AWS owned key), network
+(here the public endpoint: every request is still SigV4-signed and must pass both IAM and the
+data-access policy) and data access (which principals may do what to the collection and its
+indexes). https://docs.aws.amazon.com/opensearch-service/latest/developerguide/serverless-manage.html
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_opensearchserverless as aoss
+from aws_cdk import aws_opensearchservice as opensearch
+from constructs import Construct
+
+from .config import KotaeConfig
+
+# Data-access permissions of the Lambda roles: what kotae's OpenSearch store does (create the
+# index and alias on first use, read, write). https://docs.aws.amazon.com/opensearch-service/
+# latest/developerguide/serverless-data-access.html#serverless-data-supported-permissions
+COLLECTION_PERMISSIONS = ["aoss:DescribeCollectionItems"]
+INDEX_PERMISSIONS = [
+    "aoss:CreateIndex",
+    "aoss:DescribeIndex",
+    "aoss:UpdateIndex",
+    "aoss:ReadDocument",
+    "aoss:WriteDocument",
+]
+# Operators running `kotae backfill` / `kotae reindex` also drop old indexes.
+ADMIN_INDEX_PERMISSIONS = [*INDEX_PERMISSIONS, "aoss:DeleteIndex"]
+# Signed HTTP methods kotae uses against a managed domain.
+ES_HTTP_ACTIONS = ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"]
+
+
+class ServerlessSearch(Construct):
+    """A VECTORSEARCH collection with its encryption, network and data-access policies."""
+
+    auth = "sigv4-aoss"
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: KotaeConfig, roles: Sequence[iam.IRole]
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        name = f"{config.prefix}-knowledge"  # collection and policy names: 3-32 chars
+        self.collection_name = name
+        collection_rule = {"ResourceType": "collection", "Resource": [f"collection/{name}"]}
+
+        encryption = aoss.CfnSecurityPolicy(
+            self,
+            "Encryption",
+            name=f"{config.prefix}-enc",
+            type="encryption",
+            policy=stack.to_json_string({"Rules": [collection_rule], "AWSOwnedKey": True}),
+        )
+        network = aoss.CfnSecurityPolicy(
+            self,
+            "Network",
+            name=f"{config.prefix}-net",
+            type="network",
+            policy=stack.to_json_string([{"Rules": [collection_rule], "AllowFromPublic": True}]),
+        )
+        self.collection = aoss.CfnCollection(
+            self,
+            "Collection",
+            name=name,
+            type="VECTORSEARCH",
+            standby_replicas=config.standby_replicas,
+            description="kotae knowledge chunks (BM25 + k-NN)",
+        )
+        # A collection cannot be created before an encryption policy covers its name.
+        self.collection.node.add_dependency(encryption)
+        self.collection.node.add_dependency(network)
+
+        index_resource = [f"index/{name}/*"]
+        rules = [
+            {
+                "Rules": [
+                    {**collection_rule, "Permission": COLLECTION_PERMISSIONS},
+                    {"ResourceType": "index", "Resource": index_resource, "Permission": INDEX_PERMISSIONS},
+                ],
+                "Principal": [role.role_arn for role in roles],
+                "Description": "kotae Lambda functions",
+            }
+        ]
+        if config.search_admin_principals:
+            rules.append(
+                {
+                    "Rules": [
+                        {**collection_rule, "Permission": COLLECTION_PERMISSIONS},
+                        {
+                            "ResourceType": "index",
+                            "Resource": index_resource,
+                            "Permission": ADMIN_INDEX_PERMISSIONS,
+                        },
+                    ],
+                    "Principal": list(config.search_admin_principals),
+                    "Description": "operators running kotae backfill / reindex",
+                }
+            )
+        self.access_policy = aoss.CfnAccessPolicy(
+            self, "DataAccess", name=f"{config.prefix}-data", type="data", policy=stack.to_json_string(rules)
+        )
+        self.endpoint: str = self.collection.attr_collection_endpoint
+        self.arn: str = self.collection.attr_arn
+
+    def grant(self, grantee: iam.IGrantable) -> None:
+        """The IAM side: aoss:APIAccessAll on this collection only (data access is the policy)."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["aoss:APIAccessAll"], resources=[self.arn])
+        )
+
+
+class DomainSearch(Construct):
+    """A managed OpenSearch domain (``-c kotae:search=domain``), public endpoint, IAM-signed.
+
+    No resource-based access policy: the Lambda roles' identity policies (least-privilege
+    es:ESHttp* on this domain) are what allow access, and CDK's access-policy custom resource
+    Lambda is avoided. One data node by default; an even count of 2 or more spreads over two
+    Availability Zones.
+    """
+
+    auth = "sigv4-es"
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: KotaeConfig) -> None:
+        super().__init__(scope, construct_id)
+        nodes = config.domain_data_nodes
+        zone_aware = nodes >= 2 and nodes % 2 == 0
+        self.domain = opensearch.Domain(
+            self,
+            "Domain",
+            version=opensearch.EngineVersion.OPENSEARCH_2_19,
+            capacity=opensearch.CapacityConfig(
+                data_nodes=nodes,
+                data_node_instance_type=config.domain_instance_type,
+                multi_az_with_standby_enabled=False,
+            ),
+            ebs=opensearch.EbsOptions(volume_size=20, volume_type=ec2.EbsDeviceVolumeType.GP3),
+            zone_awareness=opensearch.ZoneAwarenessConfig(enabled=zone_aware, availability_zone_count=2)
+            if zone_aware
+            else opensearch.ZoneAwarenessConfig(enabled=False),
+            encryption_at_rest=opensearch.EncryptionAtRestOptions(enabled=True),
+            node_to_node_encryption=True,
+            enforce_https=True,
+            tls_security_policy=opensearch.TLSSecurityPolicy.TLS_1_2,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.endpoint = "https://" + self.domain.domain_endpoint
+        self.arn = self.domain.domain_arn
+
+    def grant(self, grantee: iam.IGrantable) -> None:
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=ES_HTTP_ACTIONS, resources=[self.arn, f"{self.arn}/*"])
+        )

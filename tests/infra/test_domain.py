@@ -1,0 +1,81 @@
+"""The managed-domain option (``kotae:search=domain``) with a plain (non-profile) model id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("aws_cdk", reason="needs the infra extra: pip install -e '.[infra]'")
+
+from tests.infra.conftest import (
+    REGION,
+    as_list,
+    logical_id,
+    render,
+    role_statements,
+    run_cfn_lint,
+    statements,
+    synth,
+)
+
+MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
+ES_ACTIONS = {"es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"}
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, dict[str, Any]]:
+    context = {"kotae:search": "domain", "kotae:domainDataNodes": "2", "kotae:generationModelId": MODEL}
+    return synth(context, tmp_path_factory.mktemp("cdk"))
+
+
+def test_no_serverless_resources(synthesized: tuple[Any, Any, dict[str, Any]]) -> None:
+    _, template, data = synthesized
+    for kind in ("Collection", "SecurityPolicy", "AccessPolicy"):
+        template.resource_count_is(f"AWS::OpenSearchServerless::{kind}", 0)
+    assert not [st for _, st in statements(data) if "aoss:APIAccessAll" in as_list(st["Action"])]
+    assert "DomainEndpoint" in data["Outputs"] and "CollectionEndpoint" not in data["Outputs"]
+
+
+def test_domain_is_encrypted_https_only_and_zone_aware(synthesized: tuple[Any, Any, dict[str, Any]]) -> None:
+    _, template, _ = synthesized
+    template.has_resource_properties(
+        "AWS::OpenSearchService::Domain",
+        {
+            "EncryptionAtRestOptions": {"Enabled": True},
+            "NodeToNodeEncryptionOptions": {"Enabled": True},
+            "DomainEndpointOptions": {
+                "EnforceHTTPS": True,
+                "TLSSecurityPolicy": "Policy-Min-TLS-1-2-2019-07",
+            },
+            "ClusterConfig": {"InstanceCount": 2, "ZoneAwarenessEnabled": True},
+        },
+    )
+
+
+def test_es_http_actions_only_on_the_domain(synthesized: tuple[Any, Any, dict[str, Any]]) -> None:
+    stack, _, data = synthesized
+    domain = logical_id(stack, stack.search.domain)
+    for function in (stack.bot.function, stack.ingest.function):
+        grants = [
+            st for st in role_statements(data, logical_id(stack, function.role)) if "es:" in str(st["Action"])
+        ]
+        assert len(grants) == 1
+        assert set(as_list(grants[0]["Action"])) == ES_ACTIONS
+        assert sorted(render(r) for r in grants[0]["Resource"]) == [f"<{domain}.Arn>", f"<{domain}.Arn>/*"]
+        env = data["Resources"][logical_id(stack, function)]["Properties"]["Environment"]["Variables"]
+        assert env["KOTAE_OPENSEARCH_AUTH"] == "sigv4-es"
+        assert render(env["KOTAE_OPENSEARCH_ENDPOINT"]) == f"https://<{domain}.DomainEndpoint>"
+
+
+def test_plain_model_id_grants_its_regional_arn_only(synthesized: tuple[Any, Any, dict[str, Any]]) -> None:
+    stack, _, data = synthesized
+    bot = role_statements(data, logical_id(stack, stack.bot.function.role))
+    claude = [st for st in bot if "bedrock:InvokeModelWithResponseStream" in as_list(st["Action"])]
+    assert [st["Resource"] for st in claude] == [f"arn:aws:bedrock:{REGION}::foundation-model/{MODEL}"]
+    assert "Condition" not in claude[0]
+
+
+def test_cfn_lint(synthesized: tuple[Any, Any, dict[str, Any]], tmp_path: Path) -> None:
+    run_cfn_lint(synthesized[2], tmp_path / "template.json")
