@@ -1,0 +1,139 @@
+"""What bench/run_all.py runs: each benchmark's script, arguments, figures and targets.
+
+Kept apart from the scripts so the scripts stay runnable on their own, and apart from
+report.py so the arithmetic and layout can be tested with small made-up benchmarks.
+The targets are the project's (issue 6): they are compared with the median over repeats.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+
+_OPS = {"<=": (operator.le, "≤"), ">=": (operator.ge, "≥"), "==": (operator.eq, "=")}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A bound a figure must meet, e.g. Target("<=", 30, "ms") for p50 <= 30 ms."""
+
+    op: str
+    value: float
+    unit: str = ""
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPS:
+            raise ValueError(f"unknown target operator {self.op!r}")
+
+    def met(self, value: float) -> bool:
+        return bool(_OPS[self.op][0](value, self.value))
+
+    def __str__(self) -> str:
+        return f"{_OPS[self.op][1]} {self.value:g}{' ' + self.unit if self.unit else ''}"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One number a script prints (its JSON key), how to label and round it, and its target."""
+
+    key: str
+    label: str
+    digits: int = 3
+    target: Target | None = None
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A script under bench/ and how to read its JSON lines.
+
+    group_by names the fields that tell a script's lines apart (search prints one line per
+    store size); `wide` renders one row per group with a column per figure (retrieval quality).
+    `repeat` is False for deterministic benchmarks, which run once whatever --repeat says.
+    """
+
+    name: str
+    title: str
+    script: str
+    about: str
+    args: tuple[str, ...]
+    quick_args: tuple[str, ...]
+    figures: tuple[Figure, ...]
+    repeat: bool = True
+    group_by: tuple[str, ...] = field(default_factory=tuple)
+    wide: bool = False
+
+    def command(self, quick: bool = False) -> list[str]:
+        return [f"bench/{self.script}", *(self.quick_args if quick else self.args)]
+
+
+ACK = Benchmark(
+    name="ack",
+    title="Bot ack latency",
+    script="bot_ack.py",
+    about="Signed app_mention through the real Bolt handler to HTTP 200; cold = a fresh Python "
+    "process per start (median of the script's starts), warm = repeated acks in one process.",
+    args=("--runs", "7", "--warm", "200"),
+    quick_args=("--runs", "2", "--warm", "20"),
+    figures=(
+        Figure(
+            "cold_process_start_to_200_s_median", "Cold: process start → 200 (s)", 3, Target("<=", 1.0, "s")
+        ),
+        Figure("cold_first_import_to_200_s_median", "Cold: first import → 200 (s)", 3),
+        Figure("warm_ack_ms_median", "Warm ack, median (ms)", 2, Target("<=", 50, "ms")),
+        Figure("warm_ack_ms_p95", "Warm ack, p95 (ms)", 2),
+    ),
+)
+
+INGEST = Benchmark(
+    name="ingest",
+    title="Ingest throughput",
+    script="ingest_throughput.py",
+    about="100 DynamoDB stream INSERTs through the real ingest handler, Titan stand-in answering "
+    "after 50 ms a call (5 s if called one at a time); then the same items as MODIFYs that "
+    "change nothing shown, which must not embed again.",
+    args=("--records", "100", "--runs", "5", "--latency", "0.05"),
+    quick_args=("--records", "100", "--runs", "1", "--latency", "0.05"),
+    figures=(
+        Figure("insert_batch_s_median", "100-record batch, warm (s)", 3, Target("<=", 1.0, "s")),
+        Figure("first_batch_after_cold_start_s", "First batch after a cold start (s)", 3),
+        Figure(
+            "unchanged_modify_embedding_calls", "Embedding calls for unchanged MODIFYs", 0, Target("==", 0)
+        ),
+    ),
+)
+
+SEARCH = Benchmark(
+    name="search",
+    title="Search latency",
+    script="search_latency.py",
+    about="`kotae search` path (tokenize, FTS5 BM25, exact k-NN over 384-d vectors, fusion) on "
+    "synthetic embedded stores, warm, a fixed set of queries per size; stores are cached in bench/results/.",
+    args=("--sizes", "10000", "100000", "--queries", "200"),
+    quick_args=("--sizes", "10000", "--queries", "50"),
+    figures=(
+        Figure("p50_ms", "p50 (ms)", 2, Target("<=", 30, "ms")),
+        Figure("p95_ms", "p95 (ms)", 2),
+    ),
+    group_by=("chunks",),
+)
+
+RETRIEVAL = Benchmark(
+    name="retrieval",
+    title="Retrieval quality",
+    script="retrieval_quality.py",
+    about="`kotae eval retrieval` on each BEIR set in ../shared/eval, local embedder "
+    "(all-MiniLM-L6-v2), at k = 10. Deterministic, so it runs once.",
+    args=(),
+    quick_args=("--modes", "lexical"),
+    figures=(
+        Figure("queries", "queries", 0),
+        Figure("ndcg@10", "nDCG@10"),
+        Figure("recall@10", "Recall@10"),
+        Figure("mrr@10", "MRR@10"),
+    ),
+    repeat=False,
+    group_by=("set", "mode"),
+    wide=True,
+)
+
+BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (ACK, INGEST, SEARCH, RETRIEVAL)}
