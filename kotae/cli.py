@@ -242,6 +242,8 @@ def slack() -> None:
     from bot.app import build_app
     from bot.runtime import BotRuntime
 
+    # EMF metrics are for CloudWatch; on a laptop they would only clutter the terminal.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     bolt = build_app(BotRuntime.from_settings(settings()))
     out.print("kotae is listening over Socket Mode; Ctrl-C stops it")
     SocketModeHandler(bolt, app_token).start()

@@ -14,6 +14,7 @@ from functools import cache
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from kotae.models import Answer
 
@@ -24,7 +25,13 @@ def metrics() -> Metrics:
 
 
 def _count(name: str, value: float = 1) -> None:
-    metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
+    _add(name, MetricUnit.Count, value)
+
+
+def _add(name: str, unit: MetricUnit, value: float) -> None:
+    # POWERTOOLS_METRICS_DISABLED (set by `kotae slack`): nothing is kept, nothing printed.
+    if not is_metrics_disabled():
+        metrics().add_metric(name=name, unit=unit, value=value)
 
 
 def answered(answer: Answer) -> None:
@@ -34,10 +41,8 @@ def answered(answer: Answer) -> None:
     if not answer.found:
         _count("Refusals")
     for stage, ms in answer.timings_ms.items():
-        metrics().add_metric(name=f"Latency.{stage}", unit=MetricUnit.Milliseconds, value=ms)
-    metrics().add_metric(
-        name="Latency.total", unit=MetricUnit.Milliseconds, value=sum(answer.timings_ms.values())
-    )
+        _add(f"Latency.{stage}", MetricUnit.Milliseconds, ms)
+    _add("Latency.total", MetricUnit.Milliseconds, sum(answer.timings_ms.values()))
     _count("InputTokens", answer.usage.input_tokens)
     _count("OutputTokens", answer.usage.output_tokens)
 

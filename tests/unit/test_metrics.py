@@ -80,3 +80,12 @@ def test_the_namespace_comes_from_the_powertools_variable(monkeypatch, capsys) -
         assert emitted(capsys)["namespace"] == "kotae-staging"
     finally:
         metrics.metrics.cache_clear()
+
+
+def test_disabled_metrics_are_neither_kept_nor_printed(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    metrics.answered(answer(found=True))
+    metrics.ingested(1, 0)
+    assert metrics.metrics().metric_set == {}
+    metrics.flush()
+    assert capsys.readouterr().out == ""
