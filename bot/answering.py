@@ -26,7 +26,6 @@ from kotae import metrics
 from kotae.answer_log import answer_record
 from kotae.errors import KotaeError, StoreError, new_reference
 from kotae.models import Answer, Turn
-from kotae.pipeline import AskOptions
 from kotae.slack_format import answer_blocks, escape, footer_blocks, safe_markdown
 from kotae.text import detect_language
 
@@ -166,9 +165,7 @@ def _answer(client: Any, runtime: BotRuntime, question: Question) -> dict[str, s
     streamed: list[str] = []
     try:
         profile = runtime.profiles.for_channel(question.channel_id)
-        options = AskOptions(
-            scopes=profile.scopes, prompt_task=profile.prompt_task, prompt_version=profile.prompt_version
-        )
+        options = profile.ask_options()
         answer = None
         for event in kotae.pipeline.ask_stream(
             question.text, history=thread_history(client, question), options=options

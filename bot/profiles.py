@@ -5,7 +5,8 @@ Powertools parameters and cached for a minute), locally a file (``KOTAE_CHANNEL_
 re-read when it changes:
 
     {"default": {"scopes": ["public"]},
-     "channels": {"C0HR": {"scopes": ["public", "hr"], "prompt_version": "v2"}}}
+     "channels": {"C0HR": {"scopes": ["public", "hr"], "prompt_version": "v2",
+                           "model_id": "jp.anthropic.claude-sonnet-4-5-20250929-v1:0"}}}
 
 DMs and channels without an entry use ``default``. Scopes go into the store query itself.
 """
@@ -19,13 +20,25 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from kotae.errors import ConfigError
+from kotae.pipeline import AskOptions
 
 
 class ChannelProfile(BaseModel):
     scopes: tuple[str, ...] = ("public",)
     prompt_task: str | None = None
     prompt_version: str | None = None
+    # A Bedrock model or inference profile id for this channel; the bot's role must be allowed
+    # to invoke it (infra: kotae:extraModelIds).
+    model_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.:_/-]{0,199}$")
     answer_followups: bool = False
+
+    def ask_options(self) -> AskOptions:
+        return AskOptions(
+            scopes=self.scopes,
+            prompt_task=self.prompt_task,
+            prompt_version=self.prompt_version,
+            model_id=self.model_id,
+        )
 
 
 class ProfileFile(BaseModel):

@@ -5,6 +5,7 @@ Each process (CLI run, Lambda cold start) builds one ``Kotae`` and reuses it.
 
 from __future__ import annotations
 
+import threading
 from functools import cached_property
 from typing import Any
 
@@ -33,6 +34,8 @@ class Kotae:
         self.settings = settings or load_settings()
         self._overrides: dict[str, Any] = {"store": store, "embedder": embedder, "generator": generator}
         self._prompt_sources = prompt_sources
+        self._generators: dict[str, Generator] = {}
+        self._lock = threading.Lock()
 
     @cached_property
     def prompts_dir(self) -> Any:
@@ -51,6 +54,18 @@ class Kotae:
     @cached_property
     def generator(self) -> Generator:
         return self._overrides["generator"] or GENERATORS.create(self.settings.generator, self.settings)
+
+    def generator_for(self, model_id: str) -> Generator:
+        """The configured provider with another model (a channel's), built once per model.
+
+        The extractive answerer has no model to switch, so it answers for any model id."""
+        if not getattr(self.generator, "uses_llm", False) or self._overrides["generator"] is not None:
+            return self.generator
+        with self._lock:
+            if model_id not in self._generators:
+                settings = self.settings.model_copy(update={"generation_model_id": model_id})
+                self._generators[model_id] = GENERATORS.create(self.settings.generator, settings)
+            return self._generators[model_id]
 
     @cached_property
     def prompts(self) -> PromptRegistry:
@@ -95,6 +110,7 @@ class Kotae:
             min_relevance=s.min_relevance,
             max_question_chars=s.max_question_chars,
             max_context_chars=s.max_context_chars,
+            generator_for=self.generator_for,
         )
 
     def close(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -34,6 +34,7 @@ class AskOptions:
     prompt_task: str | None = None
     prompt_version: str | None = None
     kinds: tuple[str, ...] | None = None
+    model_id: str | None = None  # another model of the same provider, e.g. per channel
 
 
 def _defang(text: str) -> str:
@@ -76,16 +77,24 @@ class AnswerPipeline:
         min_relevance: float = 0.25,
         max_question_chars: int = 4000,
         max_context_chars: int = 12_000,
+        generator_for: Callable[[str], Generator] | None = None,
     ) -> None:
         self.retriever = retriever
         self.prompts = prompts
         self.generator = generator
+        self._generator_for = generator_for
         self.prompt_task = prompt_task
         self.prompt_version = prompt_version
         self.top_k = top_k
         self.min_relevance = min_relevance
         self.max_question_chars = max_question_chars
         self.max_context_chars = max_context_chars
+
+    def generator_for(self, model_id: str | None) -> Generator:
+        """The configured generator, or the same provider with another model when asked."""
+        if not model_id or model_id == self.generator.model_id or self._generator_for is None:
+            return self.generator
+        return self._generator_for(model_id)
 
     def validate(self, question: str) -> str:
         cleaned = question.strip()
@@ -126,8 +135,9 @@ class AnswerPipeline:
         if turns:
             previous = next((t.text for t in reversed(turns) if t.role == "user"), "")
             query = f"{previous[:500]}\n{question}"
-        # Resolving the version first makes a wrong one fail loudly, not only on lucky questions.
+        # Resolving the version and model first makes a wrong one fail loudly, not only on lucky questions.
         parameters = self.prompts.parameters(task, version)
+        generator = self.generator_for(options.model_id)
         hits = self.retriever.search(query, self.top_k, Filters(scopes=options.scopes, kinds=options.kinds))
         clock.lap("retrieve")
         evidence = self._evidence(hits, parameters)
@@ -138,7 +148,7 @@ class AnswerPipeline:
             text = messages.text("not_found", lang)
             yield text
             yield Answer(
-                text=text, found=False, model_id=self.generator.model_id, timings_ms=clock.timings, **base
+                text=text, found=False, model_id=generator.model_id, timings_ms=clock.timings, **base
             )
             return
         sources = [
@@ -170,7 +180,7 @@ class AnswerPipeline:
         generation: Generation | None = None
         # Hold text back until it cannot be the start of the no-answer marker.
         pending, released = "", False
-        for event in self.generator.stream(
+        for event in generator.stream(
             prompt.system, [{"role": "user", "text": prompt.user}], context=context
         ):
             if isinstance(event, Generation):

@@ -8,7 +8,6 @@ from typing import Any
 from bot.answering import failure_reply
 from bot.runtime import BotRuntime
 from kotae.answer_log import answer_record
-from kotae.pipeline import AskOptions
 from kotae.slack_format import answer_blocks, escape
 from kotae.text import detect_language
 
@@ -21,9 +20,7 @@ def register(app: Any, runtime: BotRuntime) -> None:
         channel = command.get("channel_id", "")
         try:
             profile = runtime.profiles.for_channel(channel)
-            options = AskOptions(
-                scopes=profile.scopes, prompt_task=profile.prompt_task, prompt_version=profile.prompt_version
-            )
+            options = profile.ask_options()
             result = runtime.kotae.pipeline.ask(command.get("text", ""), options=options)
         except Exception as exc:  # a visible reply for every failure; detail to the log
             text = failure_reply(exc, detect_language(command.get("text", "")), command=True)

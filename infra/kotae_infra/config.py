@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     # Claude Haiku 4.5 through the Japan cross-Region inference profile (Tokyo + Osaka), so
     # prompts stay in Japan. Elsewhere use "us.", "eu.", "apac." or "global." profile ids.
     "kotae:generationModelId": "jp.anthropic.claude-haiku-4-5-20251001-v1:0",
+    # More Claude models or profiles the bot may invoke: those named by channel profiles.
+    "kotae:extraModelIds": "",
     "kotae:embeddingModelId": "amazon.titan-embed-text-v2:0",
     "kotae:embeddingDimensions": 1024,
     "kotae:search": "serverless",
@@ -78,6 +80,7 @@ class KotaeConfig:
     prefix: str
     region: str
     generation_model_id: str
+    extra_model_ids: tuple[str, ...]
     embedding_model_id: str
     embedding_dimensions: int
     search: str
@@ -129,6 +132,7 @@ class KotaeConfig:
                 "kotae:region", r"^[a-z]{2}(-gov)?-[a-z]+-\d$", "an AWS Region such as ap-northeast-1"
             ),
             generation_model_id=p.model_id("kotae:generationModelId"),
+            extra_model_ids=p.model_ids("kotae:extraModelIds"),
             embedding_model_id=p.match(
                 "kotae:embeddingModelId",
                 r"^amazon\.titan-embed-text-v2[A-Za-z0-9.:-]*$",
@@ -248,6 +252,18 @@ class _Parser:
             "(e.g. jp.anthropic.claude-haiku-4-5-20251001-v1:0)",
             value,
         )
+
+    def model_ids(self, key: str) -> tuple[str, ...]:
+        value = self.raw(key)
+        items = value if isinstance(value, list) else [v for v in str(value).split(",") if v.strip()]
+        found = []
+        for item in items:
+            _, _, base = split_profile(str(item).strip())
+            if not _MODEL_ID.match(base) or base.startswith(tuple(g + "." for g in PROFILE_GEOS)):
+                self.fail(key, "must be Bedrock model or inference profile ids, comma-separated", item)
+                continue
+            found.append(str(item).strip())
+        return tuple(found)
 
     def principals(self, key: str) -> tuple[str, ...]:
         value = self.raw(key)

@@ -134,8 +134,9 @@ class BotFunction(_KotaeFunction):
             },
         )
         stack = Stack.of(self)
-        for statement in invoke_model_statements(stack, config.generation_model_id, [INVOKE, INVOKE_STREAM]):
-            role.add_to_principal_policy(statement)
+        for model_id in dict.fromkeys((config.generation_model_id, *config.extra_model_ids)):
+            for statement in invoke_model_statements(stack, model_id, [INVOKE, INVOKE_STREAM]):
+                role.add_to_principal_policy(statement)
         data.prompts.grant_read_data(role)
         data.dedupe.grant_read_write_data(role)
         role.add_to_principal_policy(put_objects(answer_logs.bucket, ["answers", "feedback"]))

@@ -133,3 +133,28 @@ def test_titan_bad_response_shape() -> None:
 )
 def test_truncate_for_titan(text: str, length: int) -> None:
     assert len(truncate_for_titan(text)) == length
+
+
+def test_a_channel_model_is_built_once_and_used_for_its_answers(bedrock, monkeypatch, tmp_path) -> None:
+    # GIVEN kotae on Bedrock with the sample knowledge
+    from pathlib import Path
+
+    from kotae.app import Kotae
+    from kotae.loader import read_items
+    from kotae.pipeline import AskOptions
+    from kotae.settings import load_settings
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    app = Kotae(load_settings(data_dir=tmp_path, generator="bedrock", aws_region="ap-northeast-1",
+                              generation_model_id=MODEL))  # fmt: skip
+    samples = Path(__file__).resolve().parents[2] / "samples" / "knowledge.jsonl"
+    app.indexer.index_many([(item, None) for _, item in read_items(samples)])
+    # WHEN two questions name another model (a channel profile's) and one does not
+    other = "jp.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    for model in (other, other, None):
+        app.pipeline.ask("How do I connect to the VPN from home?", options=AskOptions(model_id=model))
+    # THEN Converse got that model twice, then the configured one, and the generator was built once
+    assert [c["modelId"] for c in bedrock.calls("converse-stream")] == [other, other, MODEL]
+    assert app.generator_for(other) is app.generator_for(other)

@@ -345,6 +345,34 @@ def test_a_restricted_scope_never_appears_in_another_channels_answer(bot, monkey
     assert salary_bands in hr
 
 
+def test_a_channel_profile_chooses_prompt_version_and_model(bot, monkeypatch, tmp_path) -> None:
+    # GIVEN a channel whose profile names prompt v2 and another model
+    slack, lam = bot
+    from kotae.pipeline import AnswerPipeline
+
+    profiles = tmp_path / "profiles.json"
+    profile = {"scopes": ["public"], "prompt_version": "v2", "model_id": "jp.anthropic.claude-sonnet-4-5"}
+    profiles.write_text(json.dumps({"channels": {"CV2": profile}}))
+    monkeypatch.setenv("KOTAE_CHANNEL_PROFILES", str(profiles))
+    bot_handler.slack_handler.cache_clear()
+    bot_handler.runtime.cache_clear()
+    seen = []
+    real = AnswerPipeline.ask_stream
+
+    def spy(self, question, *, history=(), options=None):
+        seen.append(options)
+        yield from real(self, question, history=history, options=options)
+
+    monkeypatch.setattr(AnswerPipeline, "ask_stream", spy)
+    # WHEN that channel and another one ask
+    deliver(lam, mention("How do I connect to the VPN from home?", event_id="EvV1", channel="CV2"))
+    deliver(lam, mention("How do I connect to the VPN from home?", event_id="EvV2"))
+    # THEN the pipeline got the profile's choices for that channel only, and the answer says v2
+    assert (seen[0].prompt_version, seen[0].model_id) == ("v2", "jp.anthropic.claude-sonnet-4-5")
+    assert (seen[1].prompt_version, seen[1].model_id) == (None, None)
+    assert "v2" in json.dumps(slack.called("chat.update")[0])
+
+
 def test_a_broken_profile_file_is_a_visible_error(bot, monkeypatch, tmp_path) -> None:
     slack, lam = bot
     profiles = tmp_path / "profiles.json"

@@ -78,6 +78,7 @@ def test_bad_dimensions_name_the_key_and_the_allowed_values() -> None:
         ({"botMemoryMb": "lots"}, "kotae:botMemoryMb: must be a whole number"),
         ({"generationModelId": "claude please"}, "kotae:generationModelId"),
         ({"generationModelId": "us.us.anthropic.x-v1:0"}, "kotae:generationModelId"),
+        ({"extraModelIds": "anthropic.ok-v1:0,not a model"}, "kotae:extraModelIds"),
         ({"embeddingModelId": "cohere.embed-multilingual-v3"}, "kotae:embeddingModelId"),
         ({"alarmEmail": "not-an-address"}, "kotae:alarmEmail"),
         ({"prefix": "Kotae_Prod"}, "kotae:prefix"),

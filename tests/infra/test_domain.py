@@ -21,12 +21,18 @@ from tests.infra.conftest import (
 )
 
 MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
+EXTRA = "anthropic.claude-sonnet-4-5-20250929-v1:0"  # a channel profile's model
 ES_ACTIONS = {"es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"}
 
 
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, dict[str, Any]]:
-    context = {"kotae:search": "domain", "kotae:domainDataNodes": "2", "kotae:generationModelId": MODEL}
+    context = {
+        "kotae:search": "domain",
+        "kotae:domainDataNodes": "2",
+        "kotae:generationModelId": MODEL,
+        "kotae:extraModelIds": f"{EXTRA},{MODEL}",  # a repeat of the main model adds nothing
+    }
     return synth(context, tmp_path_factory.mktemp("cdk"))
 
 
@@ -69,12 +75,15 @@ def test_es_http_actions_only_on_the_domain(synthesized: tuple[Any, Any, dict[st
         assert render(env["KOTAE_OPENSEARCH_ENDPOINT"]) == f"https://<{domain}.DomainEndpoint>"
 
 
-def test_plain_model_id_grants_its_regional_arn_only(synthesized: tuple[Any, Any, dict[str, Any]]) -> None:
+def test_plain_model_ids_grant_their_regional_arns_only(synthesized: tuple[Any, Any, dict[str, Any]]) -> None:
     stack, _, data = synthesized
     bot = role_statements(data, logical_id(stack, stack.bot.function.role))
     claude = [st for st in bot if "bedrock:InvokeModelWithResponseStream" in as_list(st["Action"])]
-    assert [st["Resource"] for st in claude] == [f"arn:aws:bedrock:{REGION}::foundation-model/{MODEL}"]
-    assert "Condition" not in claude[0]
+    assert sorted(r for st in claude for r in as_list(st["Resource"])) == [
+        f"arn:aws:bedrock:{REGION}::foundation-model/{MODEL}",
+        f"arn:aws:bedrock:{REGION}::foundation-model/{EXTRA}",
+    ]
+    assert all("Condition" not in st for st in claude)
 
 
 def test_cfn_lint(synthesized: tuple[Any, Any, dict[str, Any]], tmp_path: Path) -> None:

@@ -179,3 +179,19 @@ def test_the_prompt_versions_parameters_choose_the_evidence(make_kotae, generato
     assert generator.history[0][1][0]["text"].count("<source id=") == 2
     assert generator.history[1][1][0]["text"].count("<source id=") == 1
     assert default.found and one.found and not strict.found and len(generator.history) == 2
+
+
+def test_a_request_may_name_another_model_of_the_provider(make_kotae, generator) -> None:
+    # GIVEN a pipeline that can build generators for other models
+    from tests.fakes import FakeGenerator
+
+    other = FakeGenerator(model_id="bigger-model")
+    app = make_kotae(generator=generator)
+    app.indexer.index_many([(item, None) for item in KNOWLEDGE])
+    app.pipeline._generator_for = lambda model_id: {"bigger-model": other}[model_id]
+    # WHEN a channel asks for the bigger model, and another for the configured one
+    first = app.pipeline.ask("How do I connect to the VPN?", options=AskOptions(model_id="bigger-model"))
+    second = app.pipeline.ask("How do I connect to the VPN?", options=AskOptions(model_id="fake-model"))
+    # THEN each answer came from the model asked for, and says so
+    assert (first.model_id, second.model_id) == ("bigger-model", "fake-model")
+    assert len(other.history) == 1 and len(generator.history) == 1

@@ -34,7 +34,12 @@ def test_no_configuration_means_public_only() -> None:
 
 
 @pytest.mark.parametrize(
-    "content", [pytest.param("{", id="not-json"), pytest.param('{"default": {"scopes": 3}}', id="bad-shape")]
+    "content",
+    [
+        pytest.param("{", id="not-json"),
+        pytest.param('{"default": {"scopes": 3}}', id="bad-shape"),
+        pytest.param('{"channels": {"C1": {"model_id": "x y; DROP"}}}', id="bad-model-id"),
+    ],
 )
 def test_bad_files_are_config_errors(tmp_path, content) -> None:
     path = tmp_path / "p.json"
