@@ -22,10 +22,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests never see the developer's KOTAE_* or AWS settings, nor real credentials."""
+    """Tests never see the developer's KOTAE_*, AWS or Powertools settings, nor real credentials."""
     for name in list(os.environ):
-        if name.startswith(("KOTAE_", "AWS_")):
+        if name.startswith(("KOTAE_", "AWS_", "POWERTOOLS_")):
             monkeypatch.delenv(name)
+    # Set, so that what a command sets (`kotae slack` disables metrics) is undone after the test.
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-northeast-1")
