@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from tests.standins.streams import knowledge_table
+from tests.standins.tables import create_prompt_table
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "ap-northeast-1"
@@ -22,18 +23,7 @@ def prompt_table(monkeypatch):
     monkeypatch.setenv("KOTAE_PROMPT_TABLE", "prompt_templates")
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(
-            TableName="prompt_templates",
-            KeySchema=[
-                {"AttributeName": "task_name", "KeyType": "HASH"},
-                {"AttributeName": "prompt_version", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "task_name", "AttributeType": "S"},
-                {"AttributeName": "prompt_version", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_prompt_table(client, "prompt_templates")
         yield client
 
 

@@ -11,6 +11,7 @@ from moto import mock_aws
 from kotae.errors import PromptNotFound, PromptRenderError, StoreError
 from kotae.prompts import DirectorySource, DynamoDBSource, PromptRegistry
 from tests.conftest import PROMPTS
+from tests.standins.tables import create_prompt_table
 
 SOURCES = [
     {"id": "S1", "key": "faq-1", "title": "VPN", "url": None, "updated_at": "2026-01-01", "text": "Use GP."}
@@ -93,18 +94,7 @@ def test_directory_listing_skips_document_templates() -> None:
 def prompt_table():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="ap-northeast-1")
-        client.create_table(
-            TableName="prompts",
-            KeySchema=[
-                {"AttributeName": "task_name", "KeyType": "HASH"},
-                {"AttributeName": "prompt_version", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "task_name", "AttributeType": "S"},
-                {"AttributeName": "prompt_version", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_prompt_table(client, "prompts")
         yield client
 
 
