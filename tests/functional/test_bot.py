@@ -84,6 +84,15 @@ def bot(monkeypatch, tmp_path):
         bot_handler.runtime.cache_clear()
 
 
+def use_profiles(monkeypatch, tmp_path, content: dict | str) -> None:
+    """Point the bot at a channel-profile file with this content and rebuild it."""
+    profiles = tmp_path / "profiles.json"
+    profiles.write_text(content if isinstance(content, str) else json.dumps(content))
+    monkeypatch.setenv("KOTAE_CHANNEL_PROFILES", str(profiles))
+    bot_handler.slack_handler.cache_clear()
+    bot_handler.runtime.cache_clear()
+
+
 def deliver(lam, body: str, **kwargs) -> dict:
     response = bot_handler.handler(api_gateway_event(body, **kwargs), Context())
     lam.wait()
@@ -330,13 +339,11 @@ def test_feedback_clicks_are_recorded_against_the_answer(bot, tmp_path, capsys) 
 
 def test_a_restricted_scope_never_appears_in_another_channels_answer(bot, monkeypatch, tmp_path) -> None:
     slack, lam = bot
-    profiles = tmp_path / "profiles.json"
-    profiles.write_text(
-        json.dumps({"default": {"scopes": ["public"]}, "channels": {"CHR": {"scopes": ["public", "hr"]}}})
+    use_profiles(
+        monkeypatch,
+        tmp_path,
+        {"default": {"scopes": ["public"]}, "channels": {"CHR": {"scopes": ["public", "hr"]}}},
     )
-    monkeypatch.setenv("KOTAE_CHANNEL_PROFILES", str(profiles))
-    bot_handler.slack_handler.cache_clear()
-    bot_handler.runtime.cache_clear()
     deliver(lam, mention("給与 等級 G4 の範囲は？", event_id="EvP1"))
     deliver(lam, mention("給与 等級 G4 の範囲は？", event_id="EvP2", channel="CHR"))
     public, hr = (json.dumps(u, ensure_ascii=False) for u in slack.called("chat.update"))
@@ -350,12 +357,8 @@ def test_a_channel_profile_chooses_prompt_version_and_model(bot, monkeypatch, tm
     slack, lam = bot
     from kotae.pipeline import AnswerPipeline
 
-    profiles = tmp_path / "profiles.json"
     profile = {"scopes": ["public"], "prompt_version": "v2", "model_id": "jp.anthropic.claude-sonnet-4-5"}
-    profiles.write_text(json.dumps({"channels": {"CV2": profile}}))
-    monkeypatch.setenv("KOTAE_CHANNEL_PROFILES", str(profiles))
-    bot_handler.slack_handler.cache_clear()
-    bot_handler.runtime.cache_clear()
+    use_profiles(monkeypatch, tmp_path, {"channels": {"CV2": profile}})
     seen = []
     real = AnswerPipeline.ask_stream
 
@@ -375,11 +378,7 @@ def test_a_channel_profile_chooses_prompt_version_and_model(bot, monkeypatch, tm
 
 def test_a_broken_profile_file_is_a_visible_error(bot, monkeypatch, tmp_path) -> None:
     slack, lam = bot
-    profiles = tmp_path / "profiles.json"
-    profiles.write_text("{not json")
-    monkeypatch.setenv("KOTAE_CHANNEL_PROFILES", str(profiles))
-    bot_handler.slack_handler.cache_clear()
-    bot_handler.runtime.cache_clear()
+    use_profiles(monkeypatch, tmp_path, "{not json")
     deliver(lam, mention("VPN?", event_id="EvP3"))
     [update] = slack.called("chat.update")
     assert "not configured correctly" in update["text"] and "ref " in update["text"]
@@ -426,11 +425,7 @@ def _thread_reply(
 
 def test_thread_follow_ups_are_answered_with_the_thread_as_history(bot, monkeypatch, tmp_path) -> None:
     slack, lam = bot
-    profiles = tmp_path / "profiles.json"
-    profiles.write_text(json.dumps({"default": {"scopes": ["public"], "answer_followups": True}}))
-    monkeypatch.setenv("KOTAE_CHANNEL_PROFILES", str(profiles))
-    bot_handler.slack_handler.cache_clear()
-    bot_handler.runtime.cache_clear()
+    use_profiles(monkeypatch, tmp_path, {"default": {"scopes": ["public"], "answer_followups": True}})
     # GIVEN the bot answered a mention, which started a thread
     deliver(lam, mention("How do I connect to the VPN from home?", event_id="EvT1"))
     slack.replies["1700000000.000100"] = [
