@@ -41,6 +41,7 @@ FAILED = {
 def failure_reply(exc: Exception, lang: str, **log: Any) -> str:
     """What a person sees when answering failed: a safe message and a reference id that is
     also in the log line with the exception (never the exception text itself)."""
+    metrics.answer_failed()
     reference = exc.reference if isinstance(exc, KotaeError) else new_reference()
     message = exc.user_message if isinstance(exc, KotaeError) else KotaeError.user_message
     logger.exception("answer failed", extra={"reference": reference, **log})
@@ -139,7 +140,6 @@ def answer_in_thread(client: Any, runtime: BotRuntime, question: Question) -> No
     except AnswerFailed:
         pass  # replied and logged in _answer
     except IdempotencyPersistenceLayerError as exc:  # the dedupe table itself is failing
-        metrics.answer_failed()
         failure = StoreError("the bot's dedupe table is unavailable")
         failure.__cause__ = exc
         client.chat_postMessage(
@@ -183,7 +183,6 @@ def _answer(client: Any, runtime: BotRuntime, question: Question) -> dict[str, s
                     streamed.clear()
         assert answer is not None
     except Exception as exc:  # every failure gets a visible reply; the detail goes to the log
-        metrics.answer_failed()
         text = failure_reply(exc, lang, event_id=question.event_id)
         if stream_ts is not None:
             client.chat_stopStream(channel=question.channel_id, ts=stream_ts, markdown_text="\n\n" + text)
@@ -209,25 +208,44 @@ def _answer(client: Any, runtime: BotRuntime, question: Question) -> dict[str, s
             text=escape(answer.text)[:3000],
             blocks=answer_blocks(answer, answer_id),
         )
-    after_answer(runtime, question, answer, answer_id)
+    record_answer(
+        runtime,
+        answer,
+        answer_id,
+        team_id=question.team_id,
+        channel_id=question.channel_id,
+        user_id=question.user_id,
+        thread_ts=question.thread_ts,
+    )
     return {"answer_id": answer_id}
 
 
-def after_answer(runtime: BotRuntime, question: Question, answer: Answer, answer_id: str) -> None:
-    """Bookkeeping once the answer is in the thread. A failure here is logged, not raised: the
-    person has the answer, and raising would let Slack's retry post it a second time."""
+def record_answer(
+    runtime: BotRuntime,
+    answer: Answer,
+    answer_id: str,
+    *,
+    team_id: str | None,
+    channel_id: str,
+    user_id: str | None,
+    thread_ts: str | None = None,
+) -> None:
+    """Count and log an answer the person has received (and remember its thread for follow-ups).
+    A failure here is logged, not raised: the person has the answer, and raising would let
+    Slack's retry post it a second time."""
     metrics.answered(answer)
     try:
-        runtime.threads.remember(thread_key(question.channel_id, question.thread_ts), THREAD_MEMORY_SECONDS)
+        if thread_ts:
+            runtime.threads.remember(thread_key(channel_id, thread_ts), THREAD_MEMORY_SECONDS)
         runtime.log_sink.write(
             "answers",
             answer_record(
                 answer,
                 answer_id=answer_id,
                 outcome="answered" if answer.found else "not_found",
-                team_id=question.team_id,
-                channel_id=question.channel_id,
-                user_id=question.user_id,
+                team_id=team_id,
+                channel_id=channel_id,
+                user_id=user_id,
             ),
         )
     except (KotaeError, BotoCoreError, ClientError, OSError, sqlite3.Error):

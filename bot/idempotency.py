@@ -137,7 +137,7 @@ def _replaceable(old: DataRecord, now: float) -> bool:
     if old.expiry_timestamp is not None and old.expiry_timestamp < now:
         return True
     stuck = old.in_progress_expiry_timestamp
-    return old._status == "INPROGRESS" and stuck is not None and stuck < now * 1000
+    return old.status == "INPROGRESS" and stuck is not None and stuck < now * 1000
 
 
 class ThreadMemory(Protocol):

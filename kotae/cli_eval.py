@@ -54,11 +54,13 @@ def eval_answers(
     retrieval hits, citations, refusals and (with an LLM) judge grades. Writes summary.json,
     report.md and report.html."""
     from kotae.answer_eval import load_cases, run_eval
-    from kotae.eval_report import write_reports
+    from kotae.eval_report import prepare, write_reports
     from kotae.pipeline import AskOptions
 
     cases = load_cases(dataset)[:limit]
     kotae = make_kotae()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = prepare(out_dir or kotae.settings.data_dir / "eval" / f"answers-{stamp}")
     versions = list(dict.fromkeys(prompt_version or [kotae.settings.prompt_version]))
     for version in versions:
         kotae.prompts.template(kotae.settings.prompt_task, version)  # fail before the run, not midway
@@ -84,8 +86,7 @@ def eval_answers(
             progress=lambda: progress.advance(task),
         )  # fmt: skip
     kotae.close()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    paths = write_reports(run, out_dir or config.data_dir / "eval" / f"answers-{stamp}")
+    paths = write_reports(run, target)
     summary = run.summary()
     if as_json:
         print(json.dumps({**summary, "files": {k: str(v) for k, v in paths.items()}}, ensure_ascii=False))

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from kotae.console import err, out, progress_bar, settings
-from kotae.errors import PromptConflict, StoreError
+from kotae.errors import InputError, PromptConflict, StoreError
 
 athena_app = typer.Typer(help="Athena queries over the answer and feedback logs.", no_args_is_help=True)
 prompts_app = typer.Typer(
@@ -56,7 +56,7 @@ def prompts_publish(
     name = table or settings().prompt_table
     templates = DirectorySource(_prompt_dir(directory)).list()
     if not templates:
-        raise PromptConflict(f"no templates under {_prompt_dir(directory)} (expected <task>/<version>.j2)")
+        raise InputError(f"no templates under {_prompt_dir(directory)} (expected <task>/<version>.j2)")
     results = publish(templates, name, _dynamodb(), dry_run=dry_run)
     view = Table("task", "version", "outcome", "sha256", title=f"prompts → {name}")
     for result in results:

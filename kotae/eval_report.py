@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 
 from kotae.answer_eval import EvalRun
+from kotae.errors import InputError
 
 # (key, label, scale): rates are 0–1; judge grades are 1–5 and drawn against 5.
 RATE_METRICS = [
@@ -50,7 +51,9 @@ def differing_cases(run: EvalRun) -> list[dict[str, Any]]:
     by_id: dict[str, dict[str, Any]] = {}
     for version in run.versions:
         for result in run.results.get(version, []):
-            row = by_id.setdefault(result.id, {"id": result.id, "answerable": result.answerable, "outcomes": {}})
+            row = by_id.setdefault(
+                result.id, {"id": result.id, "answerable": result.answerable, "outcomes": {}}
+            )
             row["outcomes"][version] = ("right" if result.correct else "wrong") + (
                 "" if result.found else " (refused)"
             )
@@ -145,15 +148,27 @@ def render_html(run: EvalRun) -> str:
     )
 
 
+def prepare(directory: Path) -> Path:
+    """Create the report directory, so an unusable one fails before a long run, not after."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write the reports to {directory}: {exc.strerror or exc}") from exc
+    return directory
+
+
 def write_reports(run: EvalRun, directory: Path) -> dict[str, Path]:
-    directory.mkdir(parents=True, exist_ok=True)
     paths = {
         "json": directory / "summary.json",
         "markdown": directory / "report.md",
         "html": directory / "report.html",
     }
     payload = {**run.summary(), "cases": run.cases()}
-    paths["json"].write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    paths["markdown"].write_text(render_markdown(run), encoding="utf-8")
-    paths["html"].write_text(render_html(run), encoding="utf-8")
+    prepare(directory)
+    try:
+        paths["json"].write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        paths["markdown"].write_text(render_markdown(run), encoding="utf-8")
+        paths["html"].write_text(render_html(run), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write the reports to {directory}: {exc.strerror or exc}") from exc
     return paths

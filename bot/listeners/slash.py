@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from bot.answering import failure_reply
+from bot.answering import failure_reply, record_answer
 from bot.runtime import BotRuntime
-from kotae.answer_log import answer_record
 from kotae.slack_format import answer_blocks, escape
 from kotae.text import detect_language
 
@@ -33,16 +32,13 @@ def register(app: Any, runtime: BotRuntime) -> None:
             text=escape(result.text)[:3000],
             blocks=answer_blocks(result, answer_id),
         )
-        runtime.log_sink.write(
-            "answers",
-            answer_record(
-                result,
-                answer_id=answer_id,
-                outcome="answered" if result.found else "not_found",
-                team_id=command.get("team_id"),
-                channel_id=channel,
-                user_id=command.get("user_id"),
-            ),
+        record_answer(
+            runtime,
+            result,
+            answer_id,
+            team_id=command.get("team_id"),
+            channel_id=channel,
+            user_id=command.get("user_id"),
         )
 
     app.command("/kotae")(ack=ack_command, lazy=[answer])

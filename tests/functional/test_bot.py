@@ -93,6 +93,25 @@ def use_profiles(monkeypatch, tmp_path, content: dict | str) -> None:
     bot_handler.runtime.cache_clear()
 
 
+def slash_command(slack, text: str, response_path: str) -> dict:
+    """A signed /kotae request as Slack sends it (form-encoded)."""
+    import urllib.parse
+
+    form = {
+        "command": "/kotae",
+        "text": text,
+        "team_id": "T1",
+        "channel_id": "C1",
+        "user_id": "U1",
+        "trigger_id": "1.1",
+        "response_url": f"{slack.url}/{response_path}",
+        "token": "t",
+    }
+    event = api_gateway_event(urllib.parse.urlencode(form))
+    event["headers"]["content-type"] = "application/x-www-form-urlencoded"
+    return event
+
+
 def deliver(lam, body: str, **kwargs) -> dict:
     response = bot_handler.handler(api_gateway_event(body, **kwargs), Context())
     lam.wait()
@@ -384,28 +403,18 @@ def test_a_broken_profile_file_is_a_visible_error(bot, monkeypatch, tmp_path) ->
     assert "not configured correctly" in update["text"] and "ref " in update["text"]
 
 
-def test_slash_command_answers_privately(bot) -> None:
-    import urllib.parse
-
+def test_slash_command_answers_privately(bot, capsys) -> None:
     slack, lam = bot
-    form = {
-        "command": "/kotae",
-        "text": "How do I connect to the VPN from home?",
-        "team_id": "T1",
-        "channel_id": "C1",
-        "user_id": "U1",
-        "trigger_id": "1.1",
-        "response_url": f"{slack.url}/response/abc",
-        "token": "t",
-    }
-    event = api_gateway_event(urllib.parse.urlencode(form))
-    event["headers"]["content-type"] = "application/x-www-form-urlencoded"
-    response = bot_handler.handler(event, Context())
+    capsys.readouterr()
+    response = bot_handler.handler(
+        slash_command(slack, "How do I connect to the VPN from home?", "response/abc"), Context()
+    )
     lam.wait()
     assert response["statusCode"] == 200 and json.loads(response["body"])["response_type"] == "ephemeral"
     [reply] = slack.called("response/abc")
     assert reply["response_type"] == "ephemeral" and "*Sources*" in json.dumps(reply["blocks"])
     assert slack.called("chat.postMessage") == []
+    assert emf(capsys)["Answers"] == 1  # counted like a thread answer
 
 
 def _thread_reply(
@@ -541,23 +550,10 @@ def test_where_streaming_is_refused_the_answer_is_posted_then_updated(streaming)
     assert slack.called("chat.appendStream") == []
 
 
-def test_slash_command_errors_are_private_and_carry_a_reference(bot) -> None:
-    import urllib.parse
-
+def test_slash_command_errors_are_private_and_carry_a_reference(bot, capsys) -> None:
     slack, lam = bot
-    form = {
-        "command": "/kotae",
-        "text": "",
-        "team_id": "T1",
-        "channel_id": "C1",
-        "user_id": "U1",
-        "trigger_id": "1.2",
-        "response_url": f"{slack.url}/response/empty",
-        "token": "t",
-    }
-    event = api_gateway_event(urllib.parse.urlencode(form))
-    event["headers"]["content-type"] = "application/x-www-form-urlencoded"
-    assert bot_handler.handler(event, Context())["statusCode"] == 200
+    capsys.readouterr()
+    assert bot_handler.handler(slash_command(slack, "", "response/empty"), Context())["statusCode"] == 200
     lam.wait()
     [reply] = slack.called("response/empty")
     assert (
@@ -565,3 +561,4 @@ def test_slash_command_errors_are_private_and_carry_a_reference(bot) -> None:
         and "question is empty" in reply["text"]
         and "(ref " in reply["text"]
     )
+    assert emf(capsys)["AnswerErrors"] == 1

@@ -54,6 +54,15 @@ def test_a_bad_dataset_is_an_input_error(run, tmp_path) -> None:
     assert code == 2 and "line 1" in err
 
 
+def test_an_unusable_report_directory_fails_before_the_run(run, tmp_path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    code, out, err = run(
+        "eval", "answers", str(SAMPLES / "eval" / "questions.jsonl"), "--out", str(blocker / "r")
+    )
+    assert code == 2 and "cannot write the reports" in err and "hit rate" not in out
+
+
 @pytest.fixture
 def bedrock(monkeypatch):
     with bedrock_standin() as state:

@@ -75,6 +75,11 @@ def test_a_template_that_does_not_compile_publishes_nothing(run, prompt_table, p
     assert live(prompt_table) == {}
 
 
+def test_a_directory_without_templates_is_an_input_error(run, prompt_table, tmp_path) -> None:
+    code, _, err = run("prompts", "publish", "--dir", str(tmp_path / "empty"))
+    assert code == 2 and "no templates under" in err and live(prompt_table) == {}
+
+
 def test_dry_run_writes_nothing(run, prompt_table, prompts) -> None:
     code, out, _ = run("prompts", "publish", "--dir", str(prompts), "--dry-run")
     assert code == 0 and "would publish" in out and live(prompt_table) == {}

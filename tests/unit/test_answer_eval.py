@@ -189,6 +189,14 @@ def test_reports_compare_versions_and_list_the_questions_that_changed(tmp_path: 
     assert paths["markdown"].read_text() == markdown
 
 
+def test_reports_that_cannot_be_written_are_an_input_error(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "report.md").mkdir()  # a directory where the Markdown file should go
+    with pytest.raises(InputError, match="cannot write the reports"):
+        write_reports(two_version_run(), target)
+
+
 def test_the_llm_judge_renders_its_versioned_prompt_and_parses_the_grade() -> None:
     from kotae.judge import LLMJudge
     from kotae.prompts import DirectorySource, PromptRegistry
