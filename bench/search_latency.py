@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from kotae.answer.retrieval import Retriever
 from kotae.models import Document, Filters
 from kotae.providers.sqlite_store import SQLiteStore
-from kotae.retrieval import Retriever
 
 # A Zipf-distributed vocabulary, as in real text: a few very common words, a long tail of rare
 # ones. (A tiny uniform vocabulary would make every query match every chunk.)

@@ -21,12 +21,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from botocore.exceptions import BotoCoreError, ClientError
 from slack_sdk.errors import SlackApiError
 
+from bot.formatting import answer_blocks, escape, footer_blocks, safe_markdown
 from bot.runtime import BotRuntime
-from kotae import metrics
-from kotae.answer_log import answer_record
 from kotae.errors import KotaeError, StoreError, new_reference
 from kotae.models import Answer, Turn
-from kotae.slack_format import answer_blocks, escape, footer_blocks, safe_markdown
+from kotae.ops import metrics
+from kotae.ops.answer_log import answer_record
 from kotae.text import detect_language
 
 logger = Logger(service="kotae-bot", child=True)

@@ -14,7 +14,7 @@ from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 
 from bot.app import build_app
 from bot.runtime import BotRuntime
-from kotae import metrics
+from kotae.ops import metrics
 from kotae.settings import load_settings
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from kotae.answer.pipeline import AskOptions
 from kotae.errors import ConfigError
-from kotae.pipeline import AskOptions
 
 
 class ChannelProfile(BaseModel):

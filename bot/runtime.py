@@ -8,8 +8,8 @@ from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, Id
 
 from bot.idempotency import ThreadMemory, idempotency_config, stores_for
 from bot.profiles import ChannelProfiles
-from kotae.answer_log import LocalSink, LogSink, S3Sink
 from kotae.app import Kotae
+from kotae.ops.answer_log import LocalSink, LogSink, S3Sink
 from kotae.settings import Settings
 
 

@@ -6,9 +6,9 @@ from functools import cache
 from typing import Any
 
 from kotae.app import Kotae
-from kotae.indexer import Indexer
+from kotae.indexing.indexer import Indexer
+from kotae.indexing.streams import Fetch, PrefetchingEmbedder, StreamIngestor
 from kotae.settings import load_settings
-from kotae.streams import Fetch, PrefetchingEmbedder, StreamIngestor
 
 
 class IngestRuntime:

@@ -9,12 +9,12 @@ import threading
 from functools import cached_property
 from typing import Any
 
-from kotae.indexer import Indexer
-from kotae.pipeline import AnswerPipeline
-from kotae.prompts import DirectorySource, DynamoDBSource, PromptRegistry, PromptSource
+from kotae.answer.pipeline import AnswerPipeline
+from kotae.answer.prompts import DirectorySource, DynamoDBSource, PromptRegistry, PromptSource
+from kotae.answer.retrieval import Retriever
+from kotae.indexing.indexer import Indexer
+from kotae.indexing.render import DocumentRenderer
 from kotae.providers import EMBEDDERS, GENERATORS, STORES, Embedder, Generator, Store
-from kotae.render import DocumentRenderer
-from kotae.retrieval import Retriever
 from kotae.settings import Settings, load_settings
 from kotae.templates import default_prompts_dir
 

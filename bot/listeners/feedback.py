@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.runtime import BotRuntime
-from kotae import metrics
-from kotae.answer_log import feedback_record
+from kotae.ops import metrics
+from kotae.ops.answer_log import feedback_record
 
 
 def register(app: Any, runtime: BotRuntime) -> None:

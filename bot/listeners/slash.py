@@ -6,8 +6,8 @@ import uuid
 from typing import Any
 
 from bot.answering import failure_reply, record_answer
+from bot.formatting import answer_blocks, escape
 from bot.runtime import BotRuntime
-from kotae.slack_format import answer_blocks, escape
 from kotae.text import detect_language
 
 

@@ -43,7 +43,7 @@ class DataStores(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-        # Versioned prompts (kotae/prompts.py DynamoDBSource): task_name + prompt_version.
+        # Versioned prompts (kotae/answer/prompts.py DynamoDBSource): task_name + prompt_version.
         self.prompts = dynamodb.Table(
             self,
             "PromptTemplates",

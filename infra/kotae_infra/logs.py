@@ -1,6 +1,6 @@
 """Answer and feedback logs: the S3 bucket, their Glue tables and an Athena workgroup.
 
-The bot writes one JSON object per S3 object (``kotae/answer_log.py``):
+The bot writes one JSON object per S3 object (``kotae/ops/answer_log.py``):
 ``answers/dt=YYYY-MM-DD/<answer_id>.json`` and ``feedback/dt=YYYY-MM-DD/<answer_id>-<time>.json``.
 The Glue tables read them with the OpenX JSON SerDe and find partitions by partition
 projection, so no crawler and no ``MSCK REPAIR TABLE`` is ever needed.

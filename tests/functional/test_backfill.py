@@ -76,7 +76,7 @@ def test_missing_table_is_one_clear_error(run, monkeypatch) -> None:
 
 def test_reindex_with_failures_keeps_the_old_index(run, table, tmp_path, monkeypatch) -> None:
     run("backfill")
-    from kotae import backfill as backfill_module
+    from kotae.indexing import backfill as backfill_module
 
     real = backfill_module.Item.from_mapping
 
@@ -96,8 +96,8 @@ def test_reindex_with_failures_keeps_the_old_index(run, table, tmp_path, monkeyp
 
 
 def test_backfill_reports_bad_items_and_indexes_the_rest(run, table, monkeypatch) -> None:
-    from kotae import backfill as backfill_module
     from kotae.errors import ProviderError
+    from kotae.indexing import backfill as backfill_module
 
     real = backfill_module.Indexer.index_many
 

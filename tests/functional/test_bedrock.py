@@ -139,9 +139,9 @@ def test_a_channel_model_is_built_once_and_used_for_its_answers(bedrock, monkeyp
     # GIVEN kotae on Bedrock with the sample knowledge
     from pathlib import Path
 
+    from kotae.answer.pipeline import AskOptions
     from kotae.app import Kotae
-    from kotae.loader import read_items
-    from kotae.pipeline import AskOptions
+    from kotae.indexing.loader import read_items
     from kotae.settings import load_settings
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock.url)

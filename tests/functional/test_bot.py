@@ -63,7 +63,7 @@ def mention(text: str, event_id: str = "Ev1", **extra) -> str:
 @pytest.fixture
 def bot(monkeypatch, tmp_path):
     from kotae.app import Kotae
-    from kotae.loader import read_items
+    from kotae.indexing.loader import read_items
     from kotae.settings import load_settings
 
     app = Kotae(load_settings())
@@ -143,8 +143,8 @@ def test_retries_and_duplicate_deliveries_never_answer_twice(bot) -> None:
 
 def test_a_failed_first_attempt_is_answered_on_retry(bot, monkeypatch) -> None:
     slack, lam = bot
+    from kotae.answer.pipeline import AnswerPipeline
     from kotae.errors import ProviderThrottled
-    from kotae.pipeline import AnswerPipeline
 
     real = AnswerPipeline.ask_stream
     calls = {"n": 0}
@@ -171,7 +171,7 @@ def test_a_delivery_that_arrives_while_the_first_is_answering_is_ignored(bot, mo
     from slack_sdk import WebClient
 
     from bot.answering import Question, answer_in_thread
-    from kotae.pipeline import AnswerPipeline
+    from kotae.answer.pipeline import AnswerPipeline
 
     real = AnswerPipeline.ask_stream
     second = Question("Ev8", "T1", "C1", "U1", "1700000000.000100", "VPN?")
@@ -215,8 +215,8 @@ def test_a_failing_answer_log_keeps_the_answer_and_a_retry_does_not_repeat_it(
 ) -> None:
     # GIVEN the answer log cannot be written
     slack, lam = bot
-    from kotae.answer_log import LocalSink
     from kotae.errors import StoreError
+    from kotae.ops.answer_log import LocalSink
 
     def down(self, kind, record):
         raise StoreError("s3 unavailable")
@@ -302,8 +302,8 @@ def emf(capsys) -> dict:
 
 def test_answers_errors_and_feedback_are_counted_in_emf(bot, monkeypatch, capsys) -> None:
     _slack, lam = bot
+    from kotae.answer.pipeline import AnswerPipeline
     from kotae.errors import ProviderThrottled
-    from kotae.pipeline import AnswerPipeline
 
     capsys.readouterr()
     deliver(lam, mention("How do I connect to the VPN from home?", event_id="EvM1"))
@@ -374,7 +374,7 @@ def test_a_restricted_scope_never_appears_in_another_channels_answer(bot, monkey
 def test_a_channel_profile_chooses_prompt_version_and_model(bot, monkeypatch, tmp_path) -> None:
     # GIVEN a channel whose profile names prompt v2 and another model
     slack, lam = bot
-    from kotae.pipeline import AnswerPipeline
+    from kotae.answer.pipeline import AnswerPipeline
 
     profile = {"scopes": ["public"], "prompt_version": "v2", "model_id": "jp.anthropic.claude-sonnet-4-5"}
     use_profiles(monkeypatch, tmp_path, {"channels": {"CV2": profile}})
@@ -528,8 +528,8 @@ def test_a_refusal_is_streamed_as_the_not_found_message(streaming) -> None:
 
 
 def test_an_error_while_streaming_ends_the_stream_visibly(streaming, monkeypatch) -> None:
+    from kotae.answer.pipeline import AnswerPipeline
     from kotae.errors import ProviderUnavailable
-    from kotae.pipeline import AnswerPipeline
 
     def broken(self, *args, **kwargs):
         raise ProviderUnavailable("Bedrock is down")

@@ -104,7 +104,7 @@ def test_a_missing_table_is_a_clear_error(run, prompt_table, prompts, monkeypatc
 
 def test_publish_loses_a_race_gracefully(prompt_table, prompts) -> None:
     # GIVEN another publisher writes answer/v1 between our read and our conditional put
-    from kotae.prompts import DirectorySource, publish
+    from kotae.answer.prompts import DirectorySource, publish
 
     theirs = "{% block user %}theirs{% endblock %}"
 
@@ -137,8 +137,8 @@ def test_a_refused_write_is_a_store_error(prompt_table, prompts) -> None:
     # GIVEN a role that may read the table but not write it
     from botocore.exceptions import ClientError
 
+    from kotae.answer.prompts import DirectorySource, publish
     from kotae.errors import StoreError
-    from kotae.prompts import DirectorySource, publish
 
     class ReadOnly:
         exceptions = prompt_table.exceptions

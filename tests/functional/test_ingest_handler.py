@@ -13,9 +13,9 @@ import pytest
 import kotae.aws
 from ingest import handler as ingest_handler
 from ingest.runtime import runtime
+from kotae.indexing.render import DocumentRenderer
 from kotae.models import Item
 from kotae.providers.sqlite_store import SQLiteStore
-from kotae.render import DocumentRenderer
 from tests.conftest import PROMPTS
 from tests.standins.bedrock import Fault, bedrock_standin
 from tests.standins.streams import knowledge_table

@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ingest.runtime import runtime
+from kotae.indexing.render import DocumentRenderer
+from kotae.indexing.streams import deserialize_image
 from kotae.models import KEY_FIELDS, Item
-from kotae.render import DocumentRenderer
-from kotae.streams import deserialize_image
 from tests.conftest import PROMPTS
 from tests.functional import test_ingest_handler as base
 from tests.standins.streams import as_lambda_json, knowledge_table

@@ -160,8 +160,8 @@ def _check(value: Any, hive: str) -> None:
 
 
 def test_glue_columns_match_the_answer_log_records() -> None:
-    from kotae.answer_log import answer_record, feedback_record
     from kotae.models import Answer, Citation, Document, SearchHit, Usage
+    from kotae.ops.answer_log import answer_record, feedback_record
 
     document = Document(chunk_id="faq-1#0000", item_key="faq-1", kind="faq", title="VPN", text="Use the app.")
     answer = Answer(

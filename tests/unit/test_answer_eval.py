@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kotae.answer_eval import EvalCase, Grade, load_cases, parse_grade, run_eval, score_case, summarize
 from kotae.errors import InputError, JudgeReplyError, ProviderThrottled
-from kotae.eval_report import differing_cases, render_html, render_markdown, write_reports
+from kotae.evaluation.answers import EvalCase, Grade, load_cases, parse_grade, run_eval, score_case, summarize
+from kotae.evaluation.report import differing_cases, render_html, render_markdown, write_reports
 from kotae.models import Answer, Citation, SearchHit, Usage
 from tests.fakes import make_doc
 
@@ -198,8 +198,8 @@ def test_reports_that_cannot_be_written_are_an_input_error(tmp_path: Path) -> No
 
 
 def test_the_llm_judge_renders_its_versioned_prompt_and_parses_the_grade() -> None:
-    from kotae.judge import LLMJudge
-    from kotae.prompts import DirectorySource, PromptRegistry
+    from kotae.answer.prompts import DirectorySource, PromptRegistry
+    from kotae.evaluation.judge import LLMJudge
     from tests.conftest import PROMPTS
     from tests.fakes import FakeGenerator
 

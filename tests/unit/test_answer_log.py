@@ -8,9 +8,9 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from kotae.answer_log import LocalSink, S3Sink, answer_record, feedback_record
 from kotae.errors import StoreError
 from kotae.models import Answer, Citation, Document, SearchHit, Usage
+from kotae.ops.answer_log import LocalSink, S3Sink, answer_record, feedback_record
 
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 

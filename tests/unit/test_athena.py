@@ -13,10 +13,10 @@ import duckdb
 import pytest
 import sqlglot
 
-from kotae.answer_log import answer_record, feedback_record
-from kotae.athena import load_prices, queries, render
 from kotae.errors import ConfigError, InputError
 from kotae.models import Answer, Usage
+from kotae.ops.answer_log import answer_record, feedback_record
+from kotae.ops.athena import load_prices, queries, render
 
 TODAY = date.today()
 OLD = TODAY - timedelta(days=400)

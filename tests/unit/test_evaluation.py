@@ -1,4 +1,4 @@
-"""kotae.evaluation: ranking metrics and BEIR loading."""
+"""kotae.evaluation.retrieval: ranking metrics and BEIR loading."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kotae.errors import InputError
-from kotae.evaluation import (
+from kotae.evaluation.retrieval import (
     BeirSet,
     corpus_items,
     dcg,

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from kotae.indexer import Indexer
+from kotae.indexing.indexer import Indexer
+from kotae.indexing.render import DocumentRenderer
 from kotae.models import Item
-from kotae.render import DocumentRenderer
 from tests.conftest import PROMPTS, faq
 from tests.fakes import FakeEmbedder
 

@@ -1,4 +1,4 @@
-"""kotae.loader.read_items: good lines go on, bad ones are reported with their line number."""
+"""kotae.indexing.loader.read_items: good lines go on, bad ones are reported with their line number."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kotae.errors import InputError
-from kotae.loader import LineError, read_items
+from kotae.indexing.loader import LineError, read_items
 from kotae.models import Item
 
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from kotae import metrics
 from kotae.models import Answer, Usage
+from kotae.ops import metrics
 
 
 @pytest.fixture(autouse=True)

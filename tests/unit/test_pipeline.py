@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from kotae.answer.pipeline import AskOptions
 from kotae.errors import InvalidQuestion, PromptNotFound, ProviderThrottled
 from kotae.models import Answer, Turn
-from kotae.pipeline import AskOptions
 from tests.conftest import faq
 from tests.fakes import FakeGenerator
 

@@ -8,8 +8,8 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from kotae.answer.prompts import DirectorySource, DynamoDBSource, PromptRegistry
 from kotae.errors import PromptNotFound, PromptRenderError, StoreError
-from kotae.prompts import DirectorySource, DynamoDBSource, PromptRegistry
 from tests.conftest import PROMPTS
 from tests.standins.tables import create_prompt_table
 

@@ -1,4 +1,4 @@
-"""kotae.render: items to documents with per-kind templates, a generic fallback and stable chunks."""
+"""kotae.indexing.render: items to documents with per-kind templates, a generic fallback and stable chunks."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from kotae.indexing.render import DocumentRenderer, _plain, chunk_id, content_hash
 from kotae.models import Item
-from kotae.render import DocumentRenderer, _plain, chunk_id, content_hash
 
 PROMPTS = Path(__file__).parents[2] / "prompts"
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from kotae.answer.retrieval import Retriever, best_per_item, dense_applies, fuse
 from kotae.models import Document, Filters
 from kotae.providers.base import ScoredDocument
-from kotae.retrieval import Retriever, best_per_item, dense_applies, fuse
 from tests.conftest import faq
 from tests.fakes import FakeEmbedder
 
@@ -64,8 +64,8 @@ def test_dense_applies_without_embedder() -> None:
 
 
 def _fill(store, embedder) -> None:
-    from kotae.indexer import Indexer
-    from kotae.render import DocumentRenderer
+    from kotae.indexing.indexer import Indexer
+    from kotae.indexing.render import DocumentRenderer
     from tests.conftest import PROMPTS
 
     indexer = Indexer(DocumentRenderer(PROMPTS), store, embedder)

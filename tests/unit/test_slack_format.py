@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.formatting import MAX_SECTION, answer_blocks, source_line, to_mrkdwn
 from kotae.models import Answer, Citation
-from kotae.slack_format import MAX_SECTION, answer_blocks, source_line, to_mrkdwn
 
 
 @pytest.mark.parametrize(

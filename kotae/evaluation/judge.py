@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from kotae.answer_eval import EvalCase, Grade, parse_grade
+from kotae.answer.prompts import PromptRegistry
+from kotae.evaluation.answers import EvalCase, Grade, parse_grade
 from kotae.models import Answer
-from kotae.prompts import PromptRegistry
 from kotae.providers.base import GenerationContext, Generator
 from kotae.text import detect_language
 

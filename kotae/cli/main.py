@@ -13,9 +13,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from kotae.cli_eval import eval_answers
-from kotae.cli_ops import athena_app, load, prompts_app
-from kotae.console import State, err, make_kotae, out, progress_bar, settings
+from kotae.cli.console import State, err, make_kotae, out, progress_bar, settings
+from kotae.cli.evaluate import eval_answers
+from kotae.cli.ops import athena_app, load, prompts_app
 from kotae.errors import ConfigError, InputError, KotaeError, StoreError
 
 app = typer.Typer(help="kotae (答え): answers from your team's own knowledge.", no_args_is_help=True)
@@ -43,7 +43,7 @@ def ingest(
     batch: Annotated[int, typer.Option(min=1, help="Items embedded together.")] = 64,
 ) -> None:
     """Index knowledge items from a JSONL file; bad lines are reported, good ones still indexed."""
-    from kotae.loader import LineError, read_items
+    from kotae.indexing.loader import LineError, read_items
 
     kotae = make_kotae()
     entries = list(read_items(path))
@@ -117,7 +117,7 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Answer a question from the knowledge, with sources."""
-    from kotae.pipeline import AskOptions
+    from kotae.answer.pipeline import AskOptions
 
     kotae = make_kotae()
     options = AskOptions(scopes=tuple(scope) if scope else None, prompt_version=prompt_version)
@@ -151,7 +151,7 @@ def _table_scan(kotae: Any, table: str | None, segments: int, target_indexer: An
     from botocore.exceptions import BotoCoreError, ClientError
 
     from kotae.aws import client
-    from kotae.backfill import backfill
+    from kotae.indexing.backfill import backfill
 
     name = table or kotae.settings.knowledge_table
     dynamodb = client("dynamodb", kotae.settings.aws_region)
@@ -192,7 +192,7 @@ def reindex(
     """Build a new index with the current settings (e.g. new embedding dimensions), fill it
     from the table, then switch to it: the OpenSearch alias moves atomically; the SQLite file is
     replaced in one rename."""
-    from kotae.indexer import Indexer
+    from kotae.indexing.indexer import Indexer
 
     kotae = make_kotae()
     store = kotae.store
@@ -261,7 +261,7 @@ def eval_retrieval(
 ) -> None:
     """Index a BEIR set into a throwaway store and report nDCG, Recall and MRR at k."""
     from kotae.app import Kotae
-    from kotae.evaluation import corpus_items, evaluate, load_beir
+    from kotae.evaluation.retrieval import corpus_items, evaluate, load_beir
     from kotae.providers.sqlite_store import SQLiteStore
 
     data = load_beir(directory)

@@ -9,13 +9,13 @@ from typing import Annotated, Any
 
 import typer
 
-from kotae.console import make_kotae, out, progress_bar
+from kotae.cli.console import make_kotae, out, progress_bar
 from kotae.errors import ConfigError
 
 
 def _judge(kotae: Any, wanted: bool | None, version: str) -> Any:
     """The judge runs when an LLM is configured (or is asked for and fails loudly without one)."""
-    from kotae.judge import LLMJudge
+    from kotae.evaluation.judge import LLMJudge
     from kotae.providers import GENERATORS
 
     config = kotae.settings
@@ -53,9 +53,9 @@ def eval_answers(
     """Run every question under each prompt version against the current knowledge and score
     retrieval hits, citations, refusals and (with an LLM) judge grades. Writes summary.json,
     report.md and report.html."""
-    from kotae.answer_eval import load_cases, run_eval
-    from kotae.eval_report import prepare, write_reports
-    from kotae.pipeline import AskOptions
+    from kotae.answer.pipeline import AskOptions
+    from kotae.evaluation.answers import load_cases, run_eval
+    from kotae.evaluation.report import prepare, write_reports
 
     cases = load_cases(dataset)[:limit]
     kotae = make_kotae()

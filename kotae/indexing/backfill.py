@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kotae.errors import KotaeError
-from kotae.indexer import Indexer
+from kotae.indexing.indexer import Indexer
 from kotae.models import Item
 
 

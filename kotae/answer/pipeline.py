@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from kotae import messages
+from kotae.answer.prompts import PromptParameters, PromptRegistry
+from kotae.answer.retrieval import Retriever
 from kotae.errors import InvalidQuestion
 from kotae.models import Answer, Citation, Filters, Generation, SearchHit, Turn
-from kotae.prompts import PromptParameters, PromptRegistry
 from kotae.providers.base import GenerationContext, Generator
-from kotae.retrieval import Retriever
 from kotae.text import detect_language
 
 NO_ANSWER = "<no_answer/>"

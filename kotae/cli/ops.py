@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from kotae.console import err, out, progress_bar, settings
+from kotae.cli.console import err, out, progress_bar, settings
 from kotae.errors import InputError, PromptConflict, StoreError
 
 athena_app = typer.Typer(help="Athena queries over the answer and feedback logs.", no_args_is_help=True)
@@ -51,7 +51,7 @@ def prompts_publish(
 ) -> None:
     """Publish every prompt version that is not live yet. Live versions are immutable: a changed
     template under a published version is refused (publish it as a new version)."""
-    from kotae.prompts import DirectorySource, publish
+    from kotae.answer.prompts import DirectorySource, publish
 
     name = table or settings().prompt_table
     templates = DirectorySource(_prompt_dir(directory)).list()
@@ -82,7 +82,7 @@ def prompts_list(
     local: Annotated[bool, typer.Option("--local", help="List the template files instead.")] = False,
 ) -> None:
     """Show the prompt versions that are live (the table), or on disk with --local."""
-    from kotae.prompts import DirectorySource, DynamoDBSource, content_hash
+    from kotae.answer.prompts import DirectorySource, DynamoDBSource, content_hash
 
     if local:
         templates = DirectorySource(_prompt_dir(None)).list()
@@ -119,7 +119,7 @@ def load(
     from botocore.exceptions import BotoCoreError, ClientError
 
     from kotae.aws import client
-    from kotae.loader import LineError, read_items
+    from kotae.indexing.loader import LineError, read_items
 
     config = settings()
     name = table or config.knowledge_table
@@ -152,7 +152,7 @@ def load(
 @athena_app.command("list")
 def athena_list() -> None:
     """The shipped queries and what each answers."""
-    from kotae.athena import HERE, queries
+    from kotae.ops.athena import HERE, queries
 
     view = Table("query", "what it answers", title=f"Athena queries in {HERE}")
     for name, what in queries().items():
@@ -169,6 +169,6 @@ def athena_show(
     days: Annotated[int, typer.Option(help="Time window in days.")] = 30,
 ) -> None:
     """Print the query, ready for the Athena console or `aws athena start-query-execution`."""
-    from kotae.athena import load_prices, render
+    from kotae.ops.athena import load_prices, render
 
     print(render(name, database=database, days=days, prices=load_prices(settings().model_prices)), end="")

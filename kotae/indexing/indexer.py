@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from kotae.indexing.render import DocumentRenderer
 from kotae.models import Document, Item
 from kotae.providers.base import Embedder, ItemState, Store, Vector
-from kotae.render import DocumentRenderer
 from kotae.versions import is_older
 
 Outcome = Literal["indexed", "unchanged", "deleted", "stale"]

@@ -9,8 +9,8 @@ from typing import Any
 
 import jinja2
 
-from kotae.answer_eval import EvalRun
 from kotae.errors import InputError
+from kotae.evaluation.answers import EvalRun
 
 # (key, label, scale): rates are 0–1; judge grades are 1–5 and drawn against 5.
 RATE_METRICS = [
@@ -94,7 +94,7 @@ def render_markdown(run: EvalRun) -> str:
             )
     else:
         lines.append("None: every question had the same outcome under every version.")
-    lines += ["", "Definitions: see `kotae/answer_eval.py` and the README section 'Evaluating answers'."]
+    lines += ["", "Definitions: see `kotae/evaluation/answers.py` and the README section 'Evaluating answers'."]
     return "\n".join(lines) + "\n"
 
 

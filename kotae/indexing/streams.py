@@ -23,7 +23,7 @@ from typing import Any, Literal
 from boto3.dynamodb.types import TypeDeserializer
 
 from kotae.errors import InvalidItem, KotaeError
-from kotae.indexer import Indexer, IndexResult, embedding_text
+from kotae.indexing.indexer import Indexer, IndexResult, embedding_text
 from kotae.models import Item
 from kotae.providers.base import Embedder, Purpose, Vector
 
