@@ -1,4 +1,11 @@
-"""The Jinja environment every kotae template is rendered in (documents and prompts alike)."""
+"""The Jinja environment every kotae template is rendered in (documents and prompts alike).
+
+Templates are data, not code: they come from files and from the ``prompt_templates`` table, and
+whoever can write that table must not get the process's role. So every template is rendered in
+Jinja's immutable sandbox (no ``__globals__``, no mutating calls), and ``compile_template``
+refuses, before anything runs, a template that reaches for a private attribute at all.
+https://jinja.palletsprojects.com/en/stable/sandbox/
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from kotae.errors import ConfigError
+from kotae.errors import ConfigError, PromptRenderError
 
 _PACKAGED = Path(__file__).resolve().parent / "_prompts"
 _SOURCE_TREE = Path(__file__).resolve().parent.parent / "prompts"
@@ -28,8 +37,8 @@ def _tojson(value: Any) -> str:
 
 
 def make_environment(loader: jinja2.BaseLoader | None = None) -> jinja2.Environment:
-    """Strict: a variable the caller did not pass is an error, never an empty string."""
-    env = jinja2.Environment(
+    """Sandboxed and strict: a variable the caller did not pass is an error, never an empty string."""
+    env = ImmutableSandboxedEnvironment(
         loader=loader,
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # plain text for models and search, not HTML
@@ -45,3 +54,28 @@ def render_block(template: jinja2.Template, block: str, variables: dict[str, Any
     """Render one named block of a template (document templates have 'title' and 'text')."""
     context = template.new_context(variables)
     return "".join(template.blocks[block](context)).strip()
+
+
+def _private_names(tree: nodes.Template) -> list[str]:
+    """Attribute and subscript names a template uses that start with an underscore."""
+    found = [node.attr for node in tree.find_all(nodes.Getattr) if node.attr.startswith("_")]
+    for node in tree.find_all(nodes.Getitem):
+        if isinstance(node.arg, nodes.Const) and str(node.arg.value).startswith("_"):
+            found.append(str(node.arg.value))
+    return found
+
+
+def compile_template(env: jinja2.Environment, text: str, source: str) -> jinja2.Template:
+    """Compile a template, refusing bad syntax and any reach into private attributes
+    (``cycler.__init__``): the sandbox would stop those at render time, this stops them at
+    publish and load time, with the template's name in the error."""
+    try:
+        tree = env.parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise PromptRenderError(f"{source}: line {exc.lineno}: {exc.message}") from exc
+    private = _private_names(tree)
+    if private:
+        raise PromptRenderError(
+            f"{source}: templates may not use private attributes ({', '.join(sorted(set(private)))})"
+        )
+    return env.from_string(text)

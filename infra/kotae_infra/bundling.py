@@ -2,7 +2,8 @@
 
 A bundle is what the project's wheel would install, plus its core runtime dependencies:
 
-* ``pip install --target`` of ``[project] dependencies`` from pyproject.toml, as binary wheels
+* ``pip install --target`` of ``[project] dependencies`` from pyproject.toml less those the
+  function never imports (``NOT_BUNDLED``: the CLI's Typer and Rich; Slack's Bolt in ingest), as binary wheels
   for the Lambda platform (Python 3.12, arm64: ``--platform manylinux2014_aarch64
   --implementation cp --python-version 3.12 --only-binary=:all:``), so it works from any
   machine with no Docker. No optional extra is installed: no torch, sentence-transformers,
@@ -24,6 +25,7 @@ Two ways in: CDK local bundling (``assets.py``, used by ``cdk synth/deploy``) an
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +42,18 @@ PYTHON_VERSION = "3.12"
 BUNDLES = {"bot": "bot", "ingest": "ingest"}  # bundle name -> its own top-level package
 SHARED_PACKAGES = ("kotae",)
 SDK_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer")
+# Runtime dependencies a function never imports: the CLI's (Typer, Rich) in both, Slack's in ingest.
+# Leaving them out keeps pip from installing them and everything they pull in.
+NOT_BUNDLED = {
+    "bot": frozenset({"typer", "rich"}),
+    "ingest": frozenset({"typer", "rich", "slack-bolt"}),
+}
+
+
+def requirement_name(requirement: str) -> str:
+    """The distribution name of a PEP 508 requirement, normalized (``Slack_Bolt>=1`` -> ``slack-bolt``)."""
+    name = re.split(r"[\s<>=!~;\[(]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,9 @@ class Project:
             force_include=dict(wheel.get("force-include", {})),
         )
 
+    def dependencies_for(self, bundle: str) -> tuple[str, ...]:
+        return tuple(d for d in self.dependencies if requirement_name(d) not in NOT_BUNDLED[bundle])
+
     def packages_for(self, bundle: str) -> list[str]:
         wanted = {*SHARED_PACKAGES, BUNDLES[bundle]}
         return [p for p in self.packages if p in wanted]
@@ -71,14 +88,15 @@ def _ignored(path: Path) -> bool:
     return "__pycache__" in path.parts or path.suffix in (".pyc", ".pyo")
 
 
-def dependency_key(project: Project, include_boto3: bool) -> str:
-    spec = "\n".join([*PLATFORMS, PYTHON_VERSION, str(include_boto3), *sorted(project.dependencies)])
+def dependency_key(project: Project, bundle: str, include_boto3: bool) -> str:
+    dependencies = sorted(project.dependencies_for(bundle))
+    spec = "\n".join([*PLATFORMS, PYTHON_VERSION, str(include_boto3), *dependencies])
     return hashlib.sha256(spec.encode()).hexdigest()[:16]
 
 
 def source_hash(project: Project, bundle: str, include_boto3: bool) -> str:
     """A hash of everything that goes into a bundle, so CDK rebuilds only when it changes."""
-    digest = hashlib.sha256(f"{bundle}\n{dependency_key(project, include_boto3)}\n".encode())
+    digest = hashlib.sha256(f"{bundle}\n{dependency_key(project, bundle, include_boto3)}\n".encode())
     sources = [project.root / p for p in project.packages_for(bundle)]
     sources += [project.root / src for src in project.force_include]
     for source in sources:
@@ -90,9 +108,9 @@ def source_hash(project: Project, bundle: str, include_boto3: bool) -> str:
     return digest.hexdigest()
 
 
-def install_dependencies(project: Project, target: Path, include_boto3: bool) -> None:
-    """Copy the platform's wheels of the runtime dependencies into ``target`` (cached)."""
-    cache = BUILD_DIR / f".deps-{dependency_key(project, include_boto3)}"
+def install_dependencies(project: Project, bundle: str, target: Path, include_boto3: bool) -> None:
+    """Copy the platform's wheels of the bundle's runtime dependencies into ``target`` (cached)."""
+    cache = BUILD_DIR / f".deps-{dependency_key(project, bundle, include_boto3)}"
     if not cache.is_dir():
         BUILD_DIR.mkdir(parents=True, exist_ok=True)
         staged = Path(tempfile.mkdtemp(dir=BUILD_DIR, prefix=".deps-tmp-"))
@@ -101,7 +119,7 @@ def install_dependencies(project: Project, target: Path, include_boto3: bool) ->
             command = [
                 sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                 "--no-compile", "--target", str(staged), *platform_args, "--implementation", "cp",
-                "--python-version", PYTHON_VERSION, "--only-binary=:all:", *project.dependencies,
+                "--python-version", PYTHON_VERSION, "--only-binary=:all:", *project.dependencies_for(bundle),
             ]  # fmt: skip
             result = subprocess.run(command, capture_output=True, text=True, check=False)
             if result.returncode != 0:
@@ -125,7 +143,7 @@ def build_bundle(
         raise ValueError(f"unknown bundle {bundle!r}; expected one of {sorted(BUNDLES)}")
     project = project or Project.read()
     out_dir.mkdir(parents=True, exist_ok=True)
-    install_dependencies(project, out_dir, include_boto3)
+    install_dependencies(project, bundle, out_dir, include_boto3)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
     for package in project.packages_for(bundle):
         shutil.copytree(project.root / package, out_dir / package, ignore=ignore, dirs_exist_ok=True)

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kotae.errors import PromptNotFound, PromptRenderError, StoreError
-from kotae.templates import make_environment
+from kotae.templates import compile_template, make_environment
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -151,10 +152,7 @@ class PromptRegistry:
         for source in self._sources:
             found = source.get(task, version)
             if found is not None:
-                try:
-                    compiled = self._env.from_string(found.text)
-                except jinja2.TemplateSyntaxError as exc:
-                    raise PromptRenderError(f"{found.source}: line {exc.lineno}: {exc.message}") from exc
+                compiled = compile_template(self._env, found.text, found.source)
                 with self._lock:
                     self._cache[key] = (found, compiled)
                 return found, compiled
@@ -172,6 +170,8 @@ class PromptRegistry:
             blocks = {name: "".join(fn(context)).strip() for name, fn in template.blocks.items()}
         except jinja2.UndefinedError as exc:
             raise PromptRenderError(f"{meta.source}: {exc.message}") from exc
+        except SecurityError as exc:
+            raise PromptRenderError(f"{meta.source}: refused by the template sandbox: {exc}") from exc
         if "user" not in blocks:
             raise PromptRenderError(f"{meta.source}: a prompt template needs a 'user' block")
         return RenderedPrompt(task, version, blocks.get("system", ""), blocks["user"])
@@ -223,10 +223,7 @@ def publish(
     for template in templates:
         _check_name("task", template.task)
         _check_name("version", template.version)
-        try:
-            env.from_string(template.text)
-        except jinja2.TemplateSyntaxError as exc:
-            raise PromptRenderError(f"{template.source}: line {exc.lineno}: {exc.message}") from exc
+        compile_template(env, template.text, template.source)
     live = DynamoDBSource(table, client)
     results = []
     for template in templates:

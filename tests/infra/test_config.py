@@ -202,6 +202,24 @@ def test_bundle_dependencies_are_the_core_runtime_only() -> None:
     assert project.force_include == {"prompts": "kotae/_prompts"}
 
 
+def test_each_bundle_leaves_out_what_its_function_never_imports() -> None:
+    project = bundling.Project.read()
+    bot = {bundling.requirement_name(d) for d in project.dependencies_for("bot")}
+    ingest = {bundling.requirement_name(d) for d in project.dependencies_for("ingest")}
+    assert {"boto3", "jinja2", "pydantic", "aws-lambda-powertools", "opensearch-py"} <= bot & ingest
+    assert "slack-bolt" in bot and "slack-bolt" not in ingest
+    assert not (bot | ingest) & {"typer", "rich", "requests-aws4auth"}
+    assert bundling.dependency_key(project, "bot", True) != bundling.dependency_key(project, "ingest", True)
+
+
+@pytest.mark.parametrize(
+    ("requirement", "name"),
+    [("Slack_Bolt>=1.21", "slack-bolt"), ("moto[dynamodb]>=5", "moto"), ("rich", "rich"), ("a.b ; python_version<'4'", "a-b")],
+)
+def test_requirement_names_are_normalized(requirement: str, name: str) -> None:
+    assert bundling.requirement_name(requirement) == name
+
+
 def _fake_project(root: Path) -> bundling.Project:
     for package in ("kotae", "bot", "ingest"):
         (root / package / "__pycache__").mkdir(parents=True)
@@ -217,7 +235,7 @@ def test_build_bundle_lays_out_the_wheel_contents(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(bundling, "install_dependencies", lambda *args: calls.append(args))
     project = _fake_project(tmp_path / "src")
     out = bundling.build_bundle("bot", tmp_path / "out", project=project, include_boto3=False)
-    assert calls == [(project, out, False)]
+    assert calls == [(project, "bot", out, False)]
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
         "bot/__init__.py",
         "kotae/__init__.py",
