@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -36,16 +37,38 @@ class Item(BaseModel):
             raise InvalidItem(f"the item key must be a string, not {type(key).__name__}")
         kind = raw.get("kind")
         attributes = {k: v for k, v in raw.items() if k not in KEY_FIELDS and k != "kind"}
-        return cls(key=str(key), kind=str(kind) if kind else "unknown", attributes=attributes)
+        item = cls(key=str(key), kind=str(kind) if kind else "unknown", attributes=attributes)
+        item.scopes  # noqa: B018 - refuse unreadable visibility at the boundary, not at query time
+        return item
 
     @property
     def scopes(self) -> list[str]:
-        value = self.attributes.get("scopes")
-        if isinstance(value, str):
-            return [value]
-        if isinstance(value, list | set | tuple | frozenset) and value:
-            return sorted(str(v) for v in value)
-        return [DEFAULT_SCOPE]
+        """Who may see the item. Fails closed: an item without a ``scopes`` attribute is
+        public, but one whose scopes are empty, null or not names, or that carries a
+        near-miss of the attribute (``scope``, ``Scopes``), is refused rather than shown to all."""
+        near_misses = [k for k in self.attributes if k != "scopes" and _SCOPE_NAME.fullmatch(_letters(k))]
+        if near_misses:
+            raise InvalidItem(
+                f"the item has {near_misses[0]!r} but no 'scopes': spell it 'scopes' so its visibility is kept"
+            )
+        if "scopes" not in self.attributes:
+            return [DEFAULT_SCOPE]
+        value = self.attributes["scopes"]
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list | set | tuple | frozenset) or not names:
+            raise InvalidItem("'scopes' must be a non-empty list of scope names; remove it to make the item public")
+        members = list(names)
+        valid = [str(v).strip() for v in members if isinstance(v, str | int) and not isinstance(v, bool)]
+        if len(valid) != len(members) or "" in valid:
+            raise InvalidItem("every entry of 'scopes' must be a non-empty scope name")
+        return sorted(set(valid))
+
+
+_SCOPE_NAME = re.compile(r"scopes?|visibility|visiblescopes|allowedscopes")
+
+
+def _letters(name: str) -> str:
+    return re.sub(r"[^a-z]", "", name.lower())
 
 
 class Document(BaseModel):

@@ -11,6 +11,7 @@ import base64
 import copy
 import itertools
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -125,13 +126,16 @@ KINDS = st.one_of(
     st.sampled_from(["faq", "record", "mystery", "", "generic", "passage", "faq/x", "../faq", "FAQ"]),
     st.text(max_size=16),
 )
-# random attribute names; item_key and kind are set on purpose, everything else may appear
+# Visibility is set on purpose: readable scopes here, unreadable ones as the "bad_scopes" garbage.
+SCOPE_LIKE = re.compile(r"scopes?|visibility|visiblescopes|allowedscopes")
+SCOPES = st.one_of(TEXT.filter(str.strip), st.lists(TEXT.filter(str.strip), min_size=1, max_size=3))
+# random attribute names; item_key, kind and scopes are set on purpose, everything else may appear
 ATTR_NAMES = st.one_of(
     st.text(min_size=1, max_size=12),
-    st.sampled_from(
-        ["question", "answer", "tags", "title", "name", "url", "lang", "scopes", "updated_at", "key", "id"]
-    ),
-).filter(lambda name: name not in ("item_key", "kind"))
+    st.sampled_from(["question", "answer", "tags", "title", "name", "url", "lang", "updated_at", "key", "id"]),
+).filter(
+    lambda name: name not in ("item_key", "kind") and not SCOPE_LIKE.fullmatch(re.sub(r"[^a-z]", "", name.lower()))
+)
 RECORD_FIELDS = (
     "record_id",
     "execution_id",
@@ -161,6 +165,8 @@ def items(draw: st.DrawFn, keys: st.SearchStrategy[str] = KEYS) -> dict[str, Any
         for name in RECORD_FIELDS:
             if draw(st.integers(0, 3)):  # most fields present
                 item[name] = draw(MOSTLY_TEXT)
+    if draw(st.booleans()):
+        item["scopes"] = draw(SCOPES)
     for name, value in draw(st.dictionaries(ATTR_NAMES, VALUES, max_size=5)).items():
         item.setdefault(name, value)
     return item
@@ -210,9 +216,16 @@ def lambda_image(item: dict[str, Any]) -> dict[str, Any]:
 
 
 # Garbage a batch may contain, and whether Kotae can still apply the record.
-GARBAGE = ("event_name", "no_event_name", "no_keys", "bad_key", "bad_image_value", "image_without_key")
+GARBAGE = (
+    "event_name", "no_event_name", "no_keys", "bad_key", "bad_image_value", "image_without_key", "bad_scopes",
+)  # fmt: skip
 BAD_KEYS = ({"Q": "x"}, {"S": ""}, {"BOOL": True}, {"L": "abc"})
 BAD_VALUES = ({"Q": "x"}, {"L": "abc"}, {"M": ["x"]}, {"SS": 5}, {"M": {"a": {"Z": 1}}})
+# Visibility that must never become public (issue 11): as attribute name, attribute value.
+BAD_SCOPES = (
+    ("scopes", {"L": []}), ("scopes", {"NULL": True}), ("scopes", {"S": ""}),
+    ("scope", {"SS": ["hr"]}), ("Scopes", {"L": [{"S": "hr"}]}), ("scopes", {"L": [{"L": []}]}),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -231,6 +244,11 @@ def build(spec: Spec, sequence: str) -> tuple[dict[str, Any], bool]:
     if spec.garbage == "bad_image_value":
         image["broken"] = copy.deepcopy(BAD_VALUES[spec.variant % len(BAD_VALUES)])
         valid = spec.event == "REMOVE"  # a REMOVE never reads the image
+    elif spec.garbage == "bad_scopes":
+        name, value = BAD_SCOPES[spec.variant % len(BAD_SCOPES)]
+        image.pop("scopes", None)
+        image[name] = copy.deepcopy(value)
+        valid = spec.event == "REMOVE"
     elif spec.garbage == "image_without_key":
         image = {k: v for k, v in image.items() if k not in KEY_FIELDS}
         valid = spec.event == "REMOVE"

@@ -375,8 +375,6 @@ def test_updated_at(renderer: DocumentRenderer, updated_at: Any, expected: str |
         pytest.param(["hr", "eng"], ["eng", "hr"], id="list-sorted"),
         pytest.param("hr", ["hr"], id="string"),
         pytest.param({"b", "a"}, ["a", "b"], id="set"),
-        pytest.param([], ["public"], id="empty-list"),
-        pytest.param(None, ["public"], id="none"),
     ],
 )
 def test_scopes(renderer: DocumentRenderer, scopes: Any, expected: list[str]) -> None:
