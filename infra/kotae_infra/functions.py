@@ -45,6 +45,7 @@ class _KotaeFunction(Construct):
         bundle: str,
         role: iam.Role,
         search: Search,
+        writes_index: bool,
         memory: int,
         timeout: int,
         environment: dict[str, str],
@@ -64,7 +65,7 @@ class _KotaeFunction(Construct):
         # Both functions embed queries or documents with Titan (InvokeModel only).
         for statement in invoke_model_statements(stack, config.embedding_model_id, [INVOKE]):
             role.add_to_principal_policy(statement)
-        search.grant(role)
+        search.grant(role, write=writes_index)  # only ingest writes the index
         self.function = lambda_.Function(
             self,
             "Function",
@@ -119,6 +120,7 @@ class BotFunction(_KotaeFunction):
             bundle="bot",
             role=role,
             search=search,
+            writes_index=False,
             memory=config.bot_memory_mb,
             timeout=config.bot_timeout_seconds,
             environment={
@@ -183,6 +185,7 @@ class IngestFunction(_KotaeFunction):
             bundle="ingest",
             role=role,
             search=search,
+            writes_index=True,
             memory=config.ingest_memory_mb,
             timeout=config.ingest_timeout_seconds,
             environment={"KOTAE_KNOWLEDGE_TABLE": data.knowledge.table_name},

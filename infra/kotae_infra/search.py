@@ -1,7 +1,9 @@
 """The search index: an OpenSearch Serverless vector collection (default) or a managed domain.
 
 Both expose the same three things to the rest of the stack: ``endpoint`` (an https:// URL for
-``KOTAE_OPENSEARCH_ENDPOINT``), ``auth`` (``KOTAE_OPENSEARCH_AUTH``) and ``grant(role)``.
+``KOTAE_OPENSEARCH_ENDPOINT``), ``auth`` (``KOTAE_OPENSEARCH_AUTH``) and ``grant(role, write=)``.
+Only ingest writes the index; the bot reads it, so a compromised bot cannot plant or change
+knowledge.
 
 Serverless needs three policies besides the collection: encryption (AWS owned key), network
 (here the public endpoint: every request is still SigV4-signed and must pass both IAM and the
@@ -12,6 +14,7 @@ indexes). https://docs.aws.amazon.com/opensearch-service/latest/developerguide/s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -22,10 +25,11 @@ from constructs import Construct
 
 from .config import KotaeConfig
 
-# Data-access permissions of the Lambda roles: what kotae's OpenSearch store does (create the
-# index and alias on first use, read, write). https://docs.aws.amazon.com/opensearch-service/
-# latest/developerguide/serverless-data-access.html#serverless-data-supported-permissions
+# Data-access permissions of the Lambda roles: the bot searches and counts (read), ingest also
+# creates the index and alias on first use and writes. https://docs.aws.amazon.com/opensearch-
+# service/latest/developerguide/serverless-data-access.html#serverless-data-supported-permissions
 COLLECTION_PERMISSIONS = ["aoss:DescribeCollectionItems"]
+READ_INDEX_PERMISSIONS = ["aoss:DescribeIndex", "aoss:ReadDocument"]
 INDEX_PERMISSIONS = [
     "aoss:CreateIndex",
     "aoss:DescribeIndex",
@@ -35,8 +39,11 @@ INDEX_PERMISSIONS = [
 ]
 # Operators running `kotae backfill` / `kotae reindex` also drop old indexes.
 ADMIN_INDEX_PERMISSIONS = [*INDEX_PERMISSIONS, "aoss:DeleteIndex"]
-# Signed HTTP methods kotae uses against a managed domain.
+# Signed HTTP methods kotae uses against a managed domain. Readers may POST only to the search
+# and count APIs of the alias (IAM matches the request path against the resource).
 ES_HTTP_ACTIONS = ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"]
+ES_READ_ACTIONS = ["es:ESHttpGet", "es:ESHttpHead"]
+ES_READ_POST_APIS = ("_search", "_count")
 
 
 class ServerlessSearch(Construct):
@@ -45,7 +52,13 @@ class ServerlessSearch(Construct):
     auth = "sigv4-aoss"
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: KotaeConfig, roles: Sequence[iam.IRole]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: KotaeConfig,
+        readers: Sequence[iam.IRole],
+        writers: Sequence[iam.IRole],
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -80,30 +93,28 @@ class ServerlessSearch(Construct):
         self.collection.node.add_dependency(network)
 
         index_resource = [f"index/{name}/*"]
-        rules = [
-            {
+
+        def rule(permissions: list[str], principals: list[str], description: str) -> dict[str, Any]:
+            return {
                 "Rules": [
                     {**collection_rule, "Permission": COLLECTION_PERMISSIONS},
-                    {"ResourceType": "index", "Resource": index_resource, "Permission": INDEX_PERMISSIONS},
+                    {"ResourceType": "index", "Resource": index_resource, "Permission": permissions},
                 ],
-                "Principal": [role.role_arn for role in roles],
-                "Description": "kotae Lambda functions",
+                "Principal": principals,
+                "Description": description,
             }
+
+        rules = [
+            rule(READ_INDEX_PERMISSIONS, [r.role_arn for r in readers], "kotae bot: reads the index"),
+            rule(INDEX_PERMISSIONS, [r.role_arn for r in writers], "kotae ingest: creates and writes the index"),
         ]
         if config.search_admin_principals:
             rules.append(
-                {
-                    "Rules": [
-                        {**collection_rule, "Permission": COLLECTION_PERMISSIONS},
-                        {
-                            "ResourceType": "index",
-                            "Resource": index_resource,
-                            "Permission": ADMIN_INDEX_PERMISSIONS,
-                        },
-                    ],
-                    "Principal": list(config.search_admin_principals),
-                    "Description": "operators running kotae backfill / reindex",
-                }
+                rule(
+                    ADMIN_INDEX_PERMISSIONS,
+                    list(config.search_admin_principals),
+                    "operators running kotae backfill / reindex",
+                )
             )
         self.access_policy = aoss.CfnAccessPolicy(
             self, "DataAccess", name=f"{config.prefix}-data", type="data", policy=stack.to_json_string(rules)
@@ -111,8 +122,9 @@ class ServerlessSearch(Construct):
         self.endpoint: str = self.collection.attr_collection_endpoint
         self.arn: str = self.collection.attr_arn
 
-    def grant(self, grantee: iam.IGrantable) -> None:
-        """The IAM side: aoss:APIAccessAll on this collection only (data access is the policy)."""
+    def grant(self, grantee: iam.IGrantable, *, write: bool) -> None:
+        """The IAM side: aoss:APIAccessAll on this collection only. What a role may do to the
+        index is the data-access policy's (readers and writers above), not IAM's."""
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(actions=["aoss:APIAccessAll"], resources=[self.arn])
         )
@@ -152,10 +164,25 @@ class DomainSearch(Construct):
             tls_security_policy=opensearch.TLSSecurityPolicy.TLS_1_2,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        self.index = config.opensearch_index
         self.endpoint = "https://" + self.domain.domain_endpoint
         self.arn = self.domain.domain_arn
 
-    def grant(self, grantee: iam.IGrantable) -> None:
-        grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(actions=ES_HTTP_ACTIONS, resources=[self.arn, f"{self.arn}/*"])
+    def grant(self, grantee: iam.IGrantable, *, write: bool) -> None:
+        """Writers: every method kotae uses on the domain. Readers: GET/HEAD, and POST only to
+        the alias's _search and _count."""
+        principal = grantee.grant_principal
+        if write:
+            principal.add_to_principal_policy(
+                iam.PolicyStatement(actions=ES_HTTP_ACTIONS, resources=[self.arn, f"{self.arn}/*"])
+            )
+            return
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=ES_READ_ACTIONS, resources=[self.arn, f"{self.arn}/*"])
+        )
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["es:ESHttpPost"],
+                resources=[f"{self.arn}/{self.index}/{api}" for api in ES_READ_POST_APIS],
+            )
         )

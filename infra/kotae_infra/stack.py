@@ -37,7 +37,9 @@ class KotaeStack(Stack):
         ingest_role = lambda_role(self, "IngestRole", "kotae ingest function")
         self.search: ServerlessSearch | DomainSearch
         if config.search == "serverless":
-            self.search = ServerlessSearch(self, "Search", config=config, roles=[bot_role, ingest_role])
+            self.search = ServerlessSearch(
+                self, "Search", config=config, readers=[bot_role], writers=[ingest_role]
+            )
         else:
             self.search = DomainSearch(self, "Search", config=config)
 

@@ -63,13 +63,22 @@ def test_domain_is_encrypted_https_only_and_zone_aware(synthesized: tuple[Any, A
 def test_es_http_actions_only_on_the_domain(synthesized: tuple[Any, Any, dict[str, Any]]) -> None:
     stack, _, data = synthesized
     domain = logical_id(stack, stack.search.domain)
+    def es_grants(function: Any) -> list[dict[str, Any]]:
+        return [st for st in role_statements(data, logical_id(stack, function.role)) if "es:" in str(st["Action"])]
+
+    (writes,) = es_grants(stack.ingest.function)
+    assert set(as_list(writes["Action"])) == ES_ACTIONS
+    assert sorted(render(r) for r in writes["Resource"]) == [f"<{domain}.Arn>", f"<{domain}.Arn>/*"]
+    # The bot only reads: GET/HEAD, and POST to the alias's search and count APIs, never PUT,
+    # DELETE or a POST to _bulk.
+    reads, posts = es_grants(stack.bot.function)
+    assert set(as_list(reads["Action"])) == {"es:ESHttpGet", "es:ESHttpHead"}
+    assert as_list(posts["Action"]) == ["es:ESHttpPost"]
+    assert sorted(render(r) for r in posts["Resource"]) == [
+        f"<{domain}.Arn>/kotae-knowledge/_count",
+        f"<{domain}.Arn>/kotae-knowledge/_search",
+    ]
     for function in (stack.bot.function, stack.ingest.function):
-        grants = [
-            st for st in role_statements(data, logical_id(stack, function.role)) if "es:" in str(st["Action"])
-        ]
-        assert len(grants) == 1
-        assert set(as_list(grants[0]["Action"])) == ES_ACTIONS
-        assert sorted(render(r) for r in grants[0]["Resource"]) == [f"<{domain}.Arn>", f"<{domain}.Arn>/*"]
         env = data["Resources"][logical_id(stack, function)]["Properties"]["Environment"]["Variables"]
         assert env["KOTAE_OPENSEARCH_AUTH"] == "sigv4-es"
         assert render(env["KOTAE_OPENSEARCH_ENDPOINT"]) == f"https://<{domain}.DomainEndpoint>"

@@ -249,15 +249,26 @@ def test_serverless_collection_and_policies(s: Synth) -> None:
     assert set(depends) == {s.id(s.stack.search.node.find_child(n)) for n in ("Encryption", "Network")}
 
     (access,) = s.of_type("AWS::OpenSearchServerless::AccessPolicy").values()
-    (rule,) = json.loads(render(access["Policy"]))
+    reader, writer = json.loads(render(access["Policy"]))
     bot, ingest = (s.id(f.function.role) for f in (s.stack.bot, s.stack.ingest))
-    assert sorted(rule["Principal"]) == sorted([f"<{bot}.Arn>", f"<{ingest}.Arn>"])
-    assert rule["Rules"] == [
+    collection_rule = {
+        "ResourceType": "collection",
+        "Resource": ["collection/kotae-knowledge"],
+        "Permission": ["aoss:DescribeCollectionItems"],
+    }
+    # Only ingest writes the index: the bot's role can read documents and nothing else.
+    assert reader["Principal"] == [f"<{bot}.Arn>"]
+    assert reader["Rules"] == [
+        collection_rule,
         {
-            "ResourceType": "collection",
-            "Resource": ["collection/kotae-knowledge"],
-            "Permission": ["aoss:DescribeCollectionItems"],
+            "ResourceType": "index",
+            "Resource": ["index/kotae-knowledge/*"],
+            "Permission": ["aoss:DescribeIndex", "aoss:ReadDocument"],
         },
+    ]
+    assert writer["Principal"] == [f"<{ingest}.Arn>"]
+    assert writer["Rules"] == [
+        collection_rule,
         {
             "ResourceType": "index",
             "Resource": ["index/kotae-knowledge/*"],
@@ -270,6 +281,10 @@ def test_serverless_collection_and_policies(s: Synth) -> None:
             ],
         },
     ]
+    bot_rules = [r for rule in (reader, writer) if f"<{bot}.Arn>" in rule["Principal"] for r in rule["Rules"]]
+    assert not {"aoss:CreateIndex", "aoss:UpdateIndex", "aoss:WriteDocument", "aoss:DeleteIndex"} & {
+        p for r in bot_rules for p in r["Permission"]
+    }
 
 
 # --- functions ------------------------------------------------------------------------------
