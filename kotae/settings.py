@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     embedding_concurrency: int = Field(default=16, ge=1, le=64)
 
     # Generation.
-    generation_model_id: str = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    # Claude Haiku 4.5 through the Japan inference profile, as infra deploys it (kotae doctor
+    # warns when the Region cannot call it; see README "Choosing the model").
+    generation_model_id: str = "jp.anthropic.claude-haiku-4-5-20251001-v1:0"
     model_prices: Path | None = None  # USD per 1k tokens per model for the Athena cost query
     judge_model_id: str | None = None  # `kotae eval answers` judge; the generation model when unset
     max_output_tokens: int = Field(default=1024, ge=16, le=8192)

@@ -3,6 +3,7 @@
 kotae prompts publish [--dir prompts] [--table NAME] [--dry-run]
 kotae prompts list [--table NAME | --local]
 kotae load FILE.jsonl [--table NAME]
+kotae doctor [--aws] [--json]
 """
 
 from __future__ import annotations
@@ -172,3 +173,36 @@ def athena_show(
     from kotae.ops.athena import load_prices, render
 
     print(render(name, database=database, days=days, prices=load_prices(settings().model_prices)), end="")
+
+
+def doctor(
+    live: Annotated[
+        bool, typer.Option("--aws", help="Also ask Bedrock whether the models exist here and are active.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Check the configured models against their Region and lifecycle; exit 1 on any warning."""
+    import json
+
+    from kotae.providers.bedrock_models import live_warnings, offline_warnings
+
+    config = settings()
+    models = {"generation": config.generation_model_id}
+    if config.embedder == "titan":
+        models["embedding"] = config.titan_model_id
+    warnings = [w for model in models.values() for w in offline_warnings(model, config.aws_region)]
+    if live:
+        from kotae.aws import client
+
+        bedrock = client("bedrock", config.aws_region)
+        warnings += [w for model in models.values() for w in live_warnings(bedrock, model)]
+    if as_json:
+        print(json.dumps({"region": config.aws_region, "models": models, "warnings": warnings}))
+    else:
+        for role, model in models.items():
+            out.print(f"{role} model: {escape(model)} (region {config.aws_region or 'not set'})")
+        for warning in warnings:
+            err.print(f"[yellow]warning[/]: {escape(warning)}")
+        out.print("ok" if not warnings else f"{len(warnings)} warning(s)")
+    if warnings:
+        raise typer.Exit(1)

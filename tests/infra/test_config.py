@@ -285,3 +285,11 @@ def test_local_bundling_runs_in_process(tmp_path: Path, monkeypatch: pytest.Monk
     assert built == [("bot", False)]
     staged = [p for p in (tmp_path / "out").glob("asset.*/bot/handler.py")]
     assert len(staged) == 1
+
+
+def test_settings_and_infra_agree_on_the_default_model() -> None:
+    from kotae_infra.config import DEFAULTS
+
+    from kotae.settings import Settings
+
+    assert DEFAULTS["kotae:generationModelId"] == Settings().generation_model_id
