@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     slack_api_url: str | None = None  # Web API base URL override (tests, proxies)
     dedupe_table: str | None = None  # DynamoDB table for event dedupe; embedded file when unset
     answer_log_bucket: str | None = None  # S3 bucket for answer logs; local JSONL when unset
+    # What of people's text the answer log keeps: off (all), mask (e-mail addresses, phone
+    # numbers, long digit runs replaced), drop (no question text at all). kotae.ops.redaction.
+    log_text: Literal["off", "mask", "drop"] = "off"
     channel_profiles: Path | None = None  # JSON file of per-channel profiles (local)
     channel_profiles_parameter: str | None = None  # SSM parameter holding the same JSON (AWS)
     slack_streaming: bool = True  # stream answers (chat.startStream); off: post, then update
