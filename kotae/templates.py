@@ -10,6 +10,7 @@ https://jinja.palletsprojects.com/en/stable/sandbox/
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,30 @@ def default_prompts_dir(configured: Path | None = None) -> Path:
     raise ConfigError(f"prompts directory {where} does not exist; set KOTAE_PROMPTS_DIR")
 
 
+# Characters that could open, close or quote prompt markup, including their full-width and
+# small-form look-alikes, and what they become inside data.
+_MARKUP = str.maketrans(
+    {
+        "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
+        "＜": "&lt;", "＞": "&gt;", "﹤": "&lt;", "﹥": "&gt;", "＂": "&quot;",
+    }
+)  # fmt: skip
+
+
+def escape_markup(value: Any) -> str:
+    """Text made safe to place in a prompt's markup, as element content or attribute value.
+
+    Retrieved entries, the question and the history go into ``<source id="S1" key="…">…</source>``
+    style blocks. After this, data holds no character that opens or closes a tag or ends an
+    attribute (``<``, ``>``, ``"``, ``&`` and their full-width forms become entities) and no
+    invisible format character (zero-width joiners, bidi controls) that could hide a near-miss
+    like ``</ source>``, so no content can end its block or add attributes.
+    """
+    text = "" if value is None else str(value)
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return text.translate(_MARKUP)
+
+
 def _tojson(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
@@ -47,6 +72,7 @@ def make_environment(loader: jinja2.BaseLoader | None = None) -> jinja2.Environm
         lstrip_blocks=True,
     )
     env.filters["tojson"] = _tojson
+    env.filters["markup"] = escape_markup
     return env
 
 
