@@ -1,4 +1,5 @@
-"""bench.report, bench.specs and bench.machine: medians, ranges, pass/fail and BENCHMARKS.md.
+"""bench.report, bench.specs, bench.machine and bot_ack's arithmetic: medians, ranges, pass/fail
+and BENCHMARKS.md.
 
 Hand-made runs only: no benchmark is run and no timing is asserted.
 """
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import bot_ack
 from bench.machine import parse_cpuinfo, parse_meminfo
 from bench.report import parse_json_lines, render_machine, render_markdown, summarize
 from bench.specs import BENCHMARKS, Benchmark, Figure, Target
@@ -269,5 +271,98 @@ def test_project_specs_point_at_existing_scripts_with_the_issue_targets() -> Non
     assert targets["warm_ack_ms_median"] == "≤ 50 ms"
     assert targets["insert_batch_s_median"] == "≤ 1 s"
     assert targets["p50_ms"] == "≤ 30 ms"
+    # AND the architecture issue's: the bot's cold start at most 1.15 times a bare Bolt app's
+    assert targets["cold_ratio_to_bare"] == "≤ 1.15 ×"
     # AND retrieval quality, being deterministic, is not repeated
     assert not BENCHMARKS["retrieval"].repeat
+
+
+def ack_start(process_start_s: float, warm_ms: tuple[float, ...] = ()) -> dict:
+    """One cold start as bench/bot_ack.py records it; first import taken as 50 ms less."""
+    return {
+        "process_start_s": process_start_s,
+        "first_import_s": process_start_s - 0.05,
+        "warm_s": [ms / 1000 for ms in warm_ms],
+    }
+
+
+def test_bot_ack_ratio_is_the_bots_cold_median_over_bare_bolts() -> None:
+    # GIVEN the bot's starts 0.60, 0.70, 0.62 s (median 0.62) and bare Bolt's 0.50, 0.55, 0.60
+    # (median 0.55); pairwise ratios would give 1.2 and means 1.164, so only the right one passes
+    starts = {
+        "kotae": [ack_start(0.60, (2.0, 3.0, 4.0)), ack_start(0.70), ack_start(0.62)],
+        "bare": [ack_start(0.50, (1.0, 1.5, 2.0)), ack_start(0.55), ack_start(0.60)],
+    }
+    # WHEN the script's JSON line is made
+    line = bot_ack.summarize(starts)
+    # THEN the ratio is 0.62 / 0.55 = 1.127, and both medians are reported beside it
+    assert line["cold_ratio_to_bare"] == 1.127
+    assert line["cold_process_start_to_200_s_median"] == 0.62
+    assert line["bare_cold_process_start_to_200_s_median"] == 0.55
+    assert line["cold_first_import_to_200_s_median"] == 0.57
+    assert line["bare_cold_first_import_to_200_s_median"] == 0.5
+    # AND each app's warm acks are its own
+    assert (line["warm_ack_ms_median"], line["bare_warm_ack_ms_median"]) == (3.0, 1.5)
+    assert line["runs"] == 3
+
+
+def test_bot_ack_prints_every_figure_the_ack_spec_reports() -> None:
+    # GIVEN one start of each app with warm acks WHEN summarized
+    line = bot_ack.summarize({"kotae": [ack_start(0.6, (2.0,))], "bare": [ack_start(0.5, (1.0,))]})
+    # THEN no row of the ack table would be missing for want of a key
+    assert {figure.key for figure in BENCHMARKS["ack"].figures} <= set(line)
+
+
+@pytest.mark.parametrize("pairs", [1, 2, 7])
+def test_bot_ack_interleaves_the_two_apps_each_first_in_turn(pairs: int) -> None:
+    # WHEN the start order for some pairs is made
+    order = bot_ack.start_order(pairs)
+    # THEN each pair holds one start of each app, bare first in every other pair
+    assert len(order) == 2 * pairs and order.count("bare") == order.count("kotae") == pairs
+    chunks = [order[i : i + 2] for i in range(0, len(order), 2)]
+    assert all(sorted(chunk) == ["bare", "kotae"] for chunk in chunks)
+    assert [chunk[0] for chunk in chunks] == ["bare", "kotae"] * (pairs // 2) + ["bare"] * (pairs % 2)
+    # AND each app is a module with a Lambda handler
+    assert set(bot_ack.APPS) == {"bare", "kotae"}
+
+
+def ack_run(ratio: float) -> dict:
+    """A bot_ack run whose cold ratio to bare Bolt is `ratio` (bare Bolt's cold start 0.5 s)."""
+    return run(
+        {
+            "cold_process_start_to_200_s_median": round(0.5 * ratio, 3),
+            "cold_first_import_to_200_s_median": 0.4,
+            "bare_cold_process_start_to_200_s_median": 0.5,
+            "bare_cold_first_import_to_200_s_median": 0.35,
+            "cold_ratio_to_bare": ratio,
+            "warm_ack_ms_median": 1.8,
+            "warm_ack_ms_p95": 2.1,
+            "bare_warm_ack_ms_median": 1.5,
+        }
+    )
+
+
+def test_ack_table_shows_bare_bolt_and_the_ratio_against_its_target() -> None:
+    # GIVEN three ack runs with cold ratios 1.30, 1.10, 1.12 (median 1.12)
+    runs = {"ack": [ack_run(1.30), ack_run(1.10), ack_run(1.12)]}
+    # WHEN summarized and rendered with the project's specs
+    summary = summarize(runs)
+    text = render_markdown(summary, MACHINE, RUN_INFO)
+    # THEN the ratio row is the median over runs, with its range, the 1.15 target and a pass
+    assert "| Cold ratio: bot / bare Bolt (×) | 1.120 | 1.100–1.300 | ≤ 1.15 × | pass |" in text
+    # AND bare Bolt's figures sit beside the bot's
+    assert "| Bare Bolt cold: process start → 200 (s) | 0.500 | 0.500–0.500 | — | — |" in text
+    assert "| Bare Bolt cold: first import → 200 (s) | 0.350 |" in text
+    assert "| Bare Bolt warm ack, median (ms) | 1.50 |" in text
+    assert "| Cold: process start → 200 (s) | 0.560 | 0.550–0.650 | ≤ 1 s | pass |" in text
+    assert summary["benchmarks"][0]["status"] == "ok"
+
+
+def test_a_cold_ratio_over_1_15_misses_the_target() -> None:
+    # GIVEN runs with ratios 1.16, 1.20, 1.10 (median 1.16) although cold stays under 1 s
+    summary = summarize({"ack": [ack_run(1.16), ack_run(1.20), ack_run(1.10)]})
+    # WHEN rendered
+    text = render_markdown(summary, MACHINE, RUN_INFO)
+    # THEN the ratio row fails and so does the benchmark's status
+    assert "| Cold ratio: bot / bare Bolt (×) | 1.160 | 1.100–1.200 | ≤ 1.15 × | **FAIL** |" in text
+    assert summary["benchmarks"][0]["status"] == "target missed" and summary["targets_missed"]
