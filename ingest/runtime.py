@@ -12,14 +12,19 @@ from kotae.settings import load_settings
 
 
 class IngestRuntime:
-    def __init__(self, kotae: Kotae, fetch: Fetch | None) -> None:
+    """The ingestor over one Kotae's renderer, store and embedder (the embedder wrapped so a batch's
+    texts are embedded ahead, concurrently). Tests pass a Kotae built with fakes or stand-ins.
+
+    Building it bootstraps the store's index (the OpenSearch index and alias on the first
+    deploy; a schema check for SQLite), once per cold start, before any record is written.
+    """
+
+    def __init__(self, kotae: Kotae, fetch: Fetch | None = None) -> None:
         self.kotae = kotae
         embedder = kotae.embedder
         if embedder is not None:
             embedder = PrefetchingEmbedder(embedder, concurrency=kotae.settings.embedding_concurrency)
-        ensure = getattr(kotae.store, "ensure_index", None)
-        if ensure is not None:
-            ensure()  # create the index and alias on first deploy
+        kotae.store.ensure_index()
         self.ingestor = StreamIngestor(Indexer(kotae.renderer, kotae.store, embedder), fetch)
 
 

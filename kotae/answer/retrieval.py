@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+from kotae.answer.relevance import term_coverage
 from kotae.models import Filters, SearchHit
 from kotae.providers.base import Embedder, ScoredDocument, Store
 from kotae.text import detect_language
@@ -108,11 +109,12 @@ class Retriever:
         return hits
 
     def _grade(self, query: str, hits: list[SearchHit]) -> None:
-        """relevance in 0..1: the better of the IDF-weighted share of query terms the chunk
-        contains and its cosine similarity to the query (when dense retrieval ran), scaled by
-        its fused score (0..1) into [half, all] of that, so a hit that shares one rare word with
-        the question but ranks last is not taken for evidence."""
-        coverage = self.store.term_coverage(query, [h.document for h in hits])
+        """relevance in 0..1: the better of the chunk's term coverage (the IDF-weighted share of
+        the query's terms it contains, defined once for every store in kotae.answer.relevance)
+        and its cosine similarity to the query (when dense retrieval ran), scaled by its fused
+        score (0..1) into [half, all] of that, so a hit that shares one rare word with the
+        question but ranks last is not taken for evidence."""
+        coverage = term_coverage(self.store, query, [h.document for h in hits])
         for hit, covered in zip(hits, coverage, strict=True):
             similarity = max(0.0, hit.dense_score or 0.0)
             match = min(1.0, max(covered, similarity))

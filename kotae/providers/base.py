@@ -1,8 +1,13 @@
-"""The three provider interfaces the core depends on. Adapters implement them; tests fake them."""
+"""The three provider interfaces the core depends on. Adapters implement them; tests fake them.
+
+A store also implements two capabilities as small protocols, so that callers (the CLI, the ingest
+Lambda) use them without knowing which store they hold: :class:`IndexBootstrap` (create or check
+the index before the first write) and :class:`Reindexing` (build a fresh index and switch to it).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol, runtime_checkable
 
@@ -41,7 +46,38 @@ class ScoredDocument:
     score: float
 
 
-class Store(Protocol):
+@runtime_checkable
+class IndexBootstrap(Protocol):
+    """Makes the store's index ready for reads and writes."""
+
+    def ensure_index(self) -> str:
+        """Create the index if it is missing, check that an existing one fits this store (schema,
+        vector size), and return its name. Idempotent: a process calls it once before writing."""
+        ...
+
+
+@runtime_checkable
+class Reindexing(Protocol):
+    """Rebuilds the store's index from scratch and switches to the new one in one step."""
+
+    def reindex(
+        self,
+        dimensions: int,
+        fill: Callable[[Store], None],
+        *,
+        report: Callable[[str], None] | None = None,
+    ) -> str:
+        """Build an empty index for vectors of ``dimensions``, let ``fill`` write every item into
+        it (through the store it is given), then make it the one in use and return its name.
+
+        The switch is one atomic step (a rename, an alias move), so readers see the old index or
+        the new one, never a mix. If ``fill`` raises, nothing switches: the old index stays in use
+        and the error propagates. ``report`` gets one line for the operator after the switch.
+        """
+        ...
+
+
+class Store(IndexBootstrap, Reindexing, Protocol):
     """Keeps documents, answers lexical and vector queries restricted by filters."""
 
     name: ClassVar[str]
@@ -63,12 +99,21 @@ class Store(Protocol):
         """Remove every chunk of the item; False if a newer version is stored."""
         ...
 
-    def lexical_search(self, query: str, k: int, filters: Filters) -> list[ScoredDocument]: ...
+    def lexical_search(self, query: str, k: int, filters: Filters) -> list[ScoredDocument]:
+        """The k best word matches, scored by the engine's own BM25 (fusion only uses their
+        order and spread)."""
+        ...
 
-    def vector_search(self, vector: Vector, k: int, filters: Filters) -> list[ScoredDocument]: ...
+    def vector_search(self, vector: Vector, k: int, filters: Filters) -> list[ScoredDocument]:
+        """The k nearest chunks, scored by cosine similarity to ``vector`` (-1..1): relevance
+        reads it as the chunk's similarity to the question."""
+        ...
 
-    def term_coverage(self, query: str, documents: Sequence[Document]) -> list[float]:
-        """For each document, the IDF-weighted share of the query's terms it contains (0..1)."""
+    def term_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """(chunks, {term: df}): how many live chunks the store holds and, for each term, in how
+        many of them it occurs, where a chunk's terms are ``kotae.text.tokenize(title + "\\n" +
+        text)``. Terms in no chunk may be left out. The answer layer turns these into the IDF
+        weights of its relevance (kotae.answer.relevance), the same for every store."""
         ...
 
     def item_keys(self) -> Iterator[str]: ...

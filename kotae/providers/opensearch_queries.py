@@ -12,28 +12,31 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from typing import Any, Literal, TypedDict
 
 from kotae.models import Document, Filters
 from kotae.providers.base import ItemState
+from kotae.text import tokenize
 from kotae.versions import is_older
 
 VECTOR_FIELD = "vector"
-TEXT_FIELDS = ("title", "text")
-KEYWORD_FIELDS = (
-    "item_key",
-    "chunk_id",
-    "kind",
-    "scopes",
-    "url",
-    "lang",
-    "content_hash",
-    "version",
-    "updated_at",
-)
+# The chunk's kotae tokens (kotae.text.tokenize of title and text) as keywords: OpenSearch's own
+# analyzers rank lexical matches, this field gives the chunk frequencies of kotae's terms that the
+# answer layer's relevance needs (term_frequencies_query), the same terms SQLite counts.
+TOKENS_FIELD = "tokens"
 # Title words say more about a chunk than body words; sub-fields add the language analyzers.
 SEARCH_FIELDS = ["title^2", "title.ja^2", "title.en^2", "text", "text.ja", "text.en"]
-SOURCE_EXCLUDES = [VECTOR_FIELD]
+SOURCE_EXCLUDES = [VECTOR_FIELD, TOKENS_FIELD]
+# The declarative part of the index body: analysis settings and the field mapping.
+INDEX_TEMPLATE = "opensearch_index.json"
+# faiss HNSW is the engine OpenSearch Serverless vector collections run (NextGen converts every
+# knn_vector to it). innerproduct works on every faiss version the service runs, while faiss
+# cosinesimil only arrived in k-NN 2.19. The store L2-normalizes every vector it writes and
+# queries, so the inner product *is* the cosine similarity, as in the embedded store.
+VECTOR_ENGINE = "faiss"
+VECTOR_SPACE = "innerproduct"
 TOMBSTONE_SUFFIX = "#tombstone"
 
 Clause = dict[str, Any]
@@ -64,75 +67,31 @@ class AliasesBody(TypedDict):
     actions: list[AliasAction]
 
 
+@cache
+def _index_template() -> str:
+    return resources.files("kotae.providers").joinpath(INDEX_TEMPLATE).read_text(encoding="utf-8")
+
+
 def index_body(dimensions: int) -> dict[str, Any]:
-    """Settings and mapping of one concrete index (``PUT <alias>-v<N>``)."""
-    text: dict[str, Any] = {
-        "type": "text",
-        "analyzer": "standard",
-        "fields": {
-            "ja": {"type": "text", "analyzer": "kotae_ja"},
-            "en": {"type": "text", "analyzer": "kotae_en"},
-        },
-    }
-    properties: dict[str, Any] = {name: {"type": "keyword"} for name in KEYWORD_FIELDS}
-    properties.update({name: text for name in TEXT_FIELDS})
-    properties.update(
-        {
-            "chunk_index": {"type": "integer"},
-            "deleted": {"type": "boolean"},
-            "has_vector": {"type": "boolean"},
-            VECTOR_FIELD: {
-                "type": "knn_vector",
-                "dimension": dimensions,
-                # faiss HNSW is the engine OpenSearch Serverless vector collections run (NextGen
-                # converts every knn_vector to it). innerproduct works on every faiss version the
-                # service runs, while faiss cosinesimil only arrived in k-NN 2.19. The store
-                # L2-normalizes every vector it writes and queries, so the inner product *is* the
-                # cosine similarity, as in the embedded store.
-                "method": {
-                    "name": "hnsw",
-                    "engine": "faiss",
-                    "space_type": "innerproduct",
-                    "parameters": {"m": 16, "ef_construction": 128},
-                },
-            },
-        }
-    )
-    return {
-        # No shard or replica counts: Serverless rejects them; managed domains use their defaults.
-        "settings": {
-            "index": {"knn": True},
-            "analysis": {
-                "tokenizer": {"kotae_kuromoji": {"type": "kuromoji_tokenizer", "mode": "search"}},
-                "filter": {
-                    "kotae_en_stop": {"type": "stop", "stopwords": "_english_"},
-                    "kotae_en_possessive": {"type": "stemmer", "language": "possessive_english"},
-                    "kotae_en_stemmer": {"type": "stemmer", "language": "english"},
-                },
-                "analyzer": {
-                    "kotae_ja": {
-                        "type": "custom",
-                        "tokenizer": "kotae_kuromoji",
-                        "filter": [
-                            "kuromoji_baseform",
-                            "kuromoji_part_of_speech",
-                            "cjk_width",
-                            "ja_stop",
-                            "kuromoji_stemmer",
-                            "lowercase",
-                        ],
-                    },
-                    "kotae_en": {
-                        "type": "custom",
-                        "tokenizer": "standard",
-                        "filter": ["kotae_en_possessive", "lowercase", "kotae_en_stop", "kotae_en_stemmer"],
-                    },
-                },
-            },
-        },
-        # strict: a field the store does not know is a bug, refused instead of guessed at.
-        "mappings": {"dynamic": "strict", "properties": properties},
-    }
+    """Settings and mapping of one concrete index (``PUT <alias>-v<N>``): the package's
+    ``opensearch_index.json`` with the vector's size, engine and space type filled in.
+
+    It sets no shard or replica counts (Serverless rejects them; managed domains use their
+    defaults), and the mapping is strict: a field the store does not know is a bug, refused
+    instead of guessed at.
+    """
+    body: dict[str, Any] = json.loads(_index_template())
+    vector = body["mappings"]["properties"][VECTOR_FIELD]
+    vector["dimension"] = dimensions
+    vector["method"].update({"engine": VECTOR_ENGINE, "space_type": VECTOR_SPACE})
+    return body
+
+
+def missing_properties(stored: dict[str, Any], dimensions: int) -> dict[str, Any]:
+    """The fields of the current mapping an existing index lacks (``PUT <index>/_mapping`` adds
+    them in place; changing a mapped field would need a reindex)."""
+    wanted = index_body(dimensions)["mappings"]["properties"]
+    return {name: spec for name, spec in wanted.items() if name not in stored}
 
 
 # -- queries -----------------------------------------------------------------------------------
@@ -198,6 +157,20 @@ def item_keys_query(page: int, after: dict[str, Any] | None) -> SearchBody:
     }
 
 
+def term_frequencies_query(terms: Sequence[str]) -> SearchBody:
+    """One size-0 search answering how many live chunks there are (``hits.total``, counted
+    exactly) and how many hold each term: a ``filters`` aggregation with one anonymous ``term``
+    filter per term on the keyword field, whose buckets come back in the order of the filters.
+    https://docs.opensearch.org/latest/aggregations/bucket/filters/"""
+    filters = [term(TOKENS_FIELD, t) for t in terms]
+    return {
+        "size": 0,
+        "track_total_hits": True,
+        "query": {"bool": {"must_not": list(NOT_DELETED)}},
+        "aggs": {"df": {"filters": {"filters": filters}}},
+    }
+
+
 def alias_actions(alias: str, new_index: str, old_indices: Sequence[str]) -> AliasesBody:
     """One ``_aliases`` request: OpenSearch applies all its actions atomically."""
     actions: list[AliasAction] = [{"remove": {"index": old, "alias": alias}} for old in old_indices]
@@ -206,6 +179,16 @@ def alias_actions(alias: str, new_index: str, old_indices: Sequence[str]) -> Ali
 
 
 # -- documents and bulk ------------------------------------------------------------------------
+def cosine(score: float) -> float:
+    """The inner product behind a faiss ``innerproduct`` hit score, which is ``1 + ip`` for
+    ``ip >= 0`` and ``1 / (1 - ip)`` below (https://docs.opensearch.org/latest/mappings/
+    supported-field-types/knn-spaces/). Vectors are stored and queried normalized, so this is the
+    cosine similarity the embedded store returns, and relevance reads both alike."""
+    if score >= 1.0:
+        return score - 1.0
+    return 1.0 - 1.0 / score if score > 0 else -1.0  # a score is never <= 0; -1 is the floor
+
+
 def normalized(vector: Sequence[float]) -> list[float]:
     norm = math.sqrt(sum(x * x for x in vector)) or 1.0
     return [float(x) / norm for x in vector]
@@ -215,6 +198,7 @@ def chunk_source(doc: Document, version: str | None, vector: Sequence[float] | N
     """The stored form of a chunk. Without a vector, ``has_vector`` is left out so that a partial
     update keeps both the stored vector and its flag."""
     source = doc.model_dump()
+    source[TOKENS_FIELD] = sorted(set(tokenize(f"{doc.title}\n{doc.text}")))
     source["version"] = version
     source["deleted"] = False
     if vector is not None:
@@ -276,6 +260,13 @@ def item_state(hits: Sequence[Hit]) -> ItemState | None:
         has_vector={s["chunk_id"]: bool(s.get("has_vector")) for s in chunks},
         deleted=tombstone is not None,
     )
+
+
+def term_frequencies(terms: Sequence[str], response: dict[str, Any]) -> tuple[int, dict[str, int]]:
+    """The answer to term_frequencies_query: (live chunks, {term: chunks holding it})."""
+    buckets = response["aggregations"]["df"]["buckets"]
+    counts = {t: int(b["doc_count"]) for t, b in zip(terms, buckets, strict=True) if b["doc_count"]}
+    return int(response["hits"]["total"]["value"]), counts
 
 
 def bulk_failures(

@@ -23,46 +23,26 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
-from urllib.parse import urlparse
 
 from opensearchpy import (
     AuthenticationException,
     AuthorizationException,
     NotFoundError,
     OpenSearch,
-    RequestsHttpConnection,
     TransportError,
 )
 from opensearchpy import ConnectionError as OSConnectionError
 
-from kotae.errors import ConfigError, IndexMismatch, StoreError
+from kotae.errors import IndexMismatch, StoreError
 from kotae.models import Document, Filters
 from kotae.providers import opensearch_queries as q
-from kotae.providers.base import ItemState, ScoredDocument, Vector
+from kotae.providers.base import ItemState, ScoredDocument, Store, Vector
+from kotae.providers.opensearch_client import client_from_settings
 from kotae.settings import Settings
 from kotae.text import tokenize
 
 RETRYABLE_ITEM_STATUS = frozenset({429, 503})
 MAX_CHUNKS_PER_ITEM = 1000
-
-
-def sigv4_auth(region: str, service: str) -> Any:
-    """A requests auth that signs every request with the current boto3 session credentials.
-
-    ``RequestsAWSV4SignerAuth`` asks the credentials for a frozen copy at each request, so
-    refreshable credentials (assumed roles, SSO, container roles) are renewed as they expire.
-    ``service`` is ``es`` for managed domains and ``aoss`` for Serverless collections.
-    """
-    import boto3
-    from opensearchpy import RequestsAWSV4SignerAuth
-
-    credentials = boto3.Session().get_credentials()
-    if credentials is None:
-        raise ConfigError(
-            "no AWS credentials found to sign OpenSearch requests (KOTAE_OPENSEARCH_AUTH="
-            f"sigv4-{service}); set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use a role"
-        )
-    return RequestsAWSV4SignerAuth(credentials, region, service)
 
 
 class OpenSearchStore:
@@ -90,29 +70,8 @@ class OpenSearchStore:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, dimensions: int | None = None) -> OpenSearchStore:
-        endpoint = str(settings.require("opensearch_endpoint"))
-        if "://" not in endpoint:
-            endpoint = "https://" + endpoint
-        parsed = urlparse(endpoint)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ConfigError(f"KOTAE_OPENSEARCH_ENDPOINT={endpoint!r} is not an http(s) URL")
-        auth: Any = None
-        if settings.opensearch_auth in ("sigv4-es", "sigv4-aoss"):
-            auth = sigv4_auth(settings.require("aws_region"), settings.opensearch_auth.removeprefix("sigv4-"))
-        elif settings.opensearch_auth == "basic":
-            auth = (settings.require("opensearch_username"), settings.require("opensearch_password"))
-        https = parsed.scheme == "https"
-        client = OpenSearch(
-            hosts=[endpoint],
-            http_auth=auth,
-            use_ssl=https,
-            verify_certs=https,
-            timeout=10,
-            connection_class=RequestsHttpConnection,
-            max_retries=3,
-            retry_on_status=(429, 502, 503, 504),
-            retry_on_timeout=True,
-        )
+        """The store on KOTAE_OPENSEARCH_INDEX, with ``dimensions`` or KOTAE_EMBEDDING_DIMENSIONS."""
+        client = client_from_settings(settings)
         dimensions = dimensions or settings.embedding_dimensions
         custom_ids = settings.opensearch_auth != "sigv4-aoss"  # Serverless vector collections: no custom ids
         return cls(client, settings.opensearch_index, dimensions, custom_ids=custom_ids)
@@ -157,7 +116,10 @@ class OpenSearchStore:
             self.client.indices.update_aliases(body=q.alias_actions(self.alias, new_index, old))
 
     def ensure_index(self, name: str | None = None) -> str:
-        """Create ``<alias>-v1`` (or ``name``) and the alias if missing; check the vector size."""
+        """Create ``<alias>-v1`` (or ``name``) and the alias if missing. For an existing index,
+        check the vector size and add the fields this kotae maps that the index lacks (an index
+        made before ``tokens`` existed would refuse every write under its strict mapping; its
+        older chunks count in term frequencies once `kotae reindex` rewrote them)."""
         current = self.current_indices()
         if not current:
             index = name or f"{self.alias}-v1"
@@ -170,31 +132,52 @@ class OpenSearchStore:
         with self._errors("read mapping"):
             mapping = self.client.indices.get_mapping(index=self.alias)
         for index, body in mapping.items():
-            stored = body["mappings"]["properties"].get(q.VECTOR_FIELD, {}).get("dimension")
+            properties = body["mappings"]["properties"]
+            stored = properties.get(q.VECTOR_FIELD, {}).get("dimension")
             if stored is not None and stored != self.dimensions:
                 raise IndexMismatch(
                     f"OpenSearch index {index} holds {stored}-dimension vectors but the embedder makes "
                     f"{self.dimensions}; run `kotae reindex`"
                 )
+            missing = q.missing_properties(properties, self.dimensions)
+            if missing:
+                with self._errors(f"add fields to {index}"):
+                    self.client.indices.put_mapping(index=index, body={"properties": missing})
         return current[0]
 
     def next_index_name(self) -> str:
         versions = [int(m.group(1)) for n in self.current_indices() if (m := re.search(r"-v(\d+)$", n))]
         return f"{self.alias}-v{max(versions, default=0) + 1}"
 
-    def reindex(self, new_dimensions: int, fill: Callable[[OpenSearchStore], None]) -> str:
-        """Build the next index, let ``fill`` write into it, then move the alias (zero downtime)."""
+    def reindex(
+        self,
+        dimensions: int,
+        fill: Callable[[Store], None],
+        *,
+        report: Callable[[str], None] | None = None,
+    ) -> str:
+        """Build the next index, let ``fill`` write into it, then move the alias (zero downtime).
+        If ``fill`` raises, the alias stays where it was; the half-filled index is left for
+        inspection and the next reindex builds a newer one."""
         new_index = self.next_index_name()
-        self.create_index(new_index, dimensions=new_dimensions)
-        fill(self._on(new_index, new_dimensions))
+        self.create_index(new_index, dimensions=dimensions)
+        fill(self._on(new_index, dimensions))
         self.swap_alias(new_index)
-        self.dimensions = new_dimensions
+        self.dimensions = dimensions
+        if report is not None:
+            report(f"alias {self.alias} now points at {new_index}")
         return new_index
 
     def _on(self, target: str, dimensions: int) -> OpenSearchStore:
-        options = {"refresh": self.refresh, "max_attempts": self.max_attempts, "backoff": self.backoff}
         return OpenSearchStore(
-            self.client, target, dimensions, custom_ids=self.custom_ids, sleep=self._sleep, **options
+            self.client,
+            target,
+            dimensions,
+            custom_ids=self.custom_ids,
+            refresh=self.refresh,
+            max_attempts=self.max_attempts,
+            backoff=self.backoff,
+            sleep=self._sleep,
         )
 
     def close(self) -> None:
@@ -228,8 +211,8 @@ class OpenSearchStore:
         tombstone, so its version still refuses older replays (state().deleted is then True)."""
         if not documents:
             return self.delete(item_key, version=version)
-        for vector in vectors.values():
-            self._check(vector)
+        for given in vectors.values():
+            self._check(given)
         hits = self._hits(item_key, with_vectors=not self.custom_ids)
         if q.is_stale(hits, version):
             return False
@@ -241,7 +224,7 @@ class OpenSearchStore:
                 source = q.chunk_source(doc, version, None)
                 upserts.append(q.BulkAction("update", doc.chunk_id, doc.chunk_id, source))
                 continue
-            vector = q.normalized(new) if new is not None else stored.get(doc.chunk_id)
+            vector: list[float] | None = q.normalized(new) if new is not None else stored.get(doc.chunk_id)
             source = q.chunk_source(doc, version, vector)
             doc_id = doc.chunk_id if self.custom_ids else None
             upserts.append(q.BulkAction("index", doc.chunk_id, doc_id, source))
@@ -287,7 +270,9 @@ class OpenSearchStore:
             )
 
     # -- reads -------------------------------------------------------------------------------
-    def _search(self, body: q.SearchBody, what: str) -> list[ScoredDocument]:
+    def _search(
+        self, body: q.SearchBody, what: str, score: Callable[[float], float] = float
+    ) -> list[ScoredDocument]:
         with self._errors(what):
             response = self.client.search(index=self.alias, body=body)
         out, seen = [], set()
@@ -295,7 +280,7 @@ class OpenSearchStore:
             doc = q.document_from_source(hit["_source"])
             if doc.chunk_id not in seen:  # a Serverless duplicate awaiting cleanup
                 seen.add(doc.chunk_id)
-                out.append(ScoredDocument(doc, float(hit["_score"] or 0.0)))
+                out.append(ScoredDocument(doc, score(float(hit["_score"] or 0.0))))
         return out
 
     def lexical_search(self, query: str, k: int, filters: Filters) -> list[ScoredDocument]:
@@ -304,21 +289,19 @@ class OpenSearchStore:
         return self._search(q.lexical_query(query, k, filters), "lexical search")
 
     def vector_search(self, vector: Vector, k: int, filters: Filters) -> list[ScoredDocument]:
+        """The k nearest visible chunks, scored by cosine similarity (as the embedded store)."""
         self._check(vector)
-        return self._search(q.knn_query(q.normalized(vector), k, filters), "vector search")
+        return self._search(q.knn_query(q.normalized(vector), k, filters), "vector search", q.cosine)
 
-    def term_coverage(self, query: str, documents: Sequence[Document]) -> list[float]:
-        """For each document, the share of the query's terms it contains (0..1).
-
-        Computed client-side with :func:`kotae.text.tokenize`, like the embedded store, but with
-        IDF 1.0 for every term: OpenSearch has no cheap per-term document frequency for an
-        arbitrary token list (a ``_termvectors`` call per document would be needed), and the
-        ranking itself already weighs rare terms through BM25.
-        """
-        terms = set(tokenize(query))
-        if not terms:
-            return [0.0 for _ in documents]
-        return [len(terms & set(tokenize(f"{d.title}\n{d.text}"))) / len(terms) for d in documents]
+    def term_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """The live chunk count and each term's chunk frequency on the ``tokens`` keyword field,
+        in one size-0 search (see opensearch_queries.term_frequencies_query)."""
+        unique = list(dict.fromkeys(terms))
+        if not unique:
+            return self.count(), {}
+        with self._errors("term frequencies"):
+            response = self.client.search(index=self.alias, body=q.term_frequencies_query(unique))
+        return q.term_frequencies(unique, response)
 
     def item_keys(self, *, page: int = 1000) -> Iterator[str]:
         """Every live item key in key order, paged with a composite aggregation (Serverless has

@@ -11,7 +11,8 @@ from opensearchpy import OpenSearch, RequestError, RequestsHttpConnection
 
 from kotae.errors import ConfigError, IndexMismatch, StoreError
 from kotae.models import Filters
-from kotae.providers.opensearch_queries import index_body
+from kotae.providers.base import IndexBootstrap, Reindexing
+from kotae.providers.opensearch_queries import cosine, index_body
 from kotae.providers.opensearch_store import OpenSearchStore
 from kotae.settings import load_settings
 from tests.fakes import make_doc as doc
@@ -71,6 +72,7 @@ def test_mapping_declares_knn_analyzers_and_keywords() -> None:
 def test_ensure_index_creates_a_versioned_index_behind_the_alias(server: OpenSearchStandIn) -> None:
     # GIVEN an empty cluster
     store = OpenSearchStore(client(server.url), ALIAS, 4)
+    assert isinstance(store, IndexBootstrap) and isinstance(store, Reindexing)
     # WHEN the index is ensured twice
     assert store.ensure_index() == f"{ALIAS}-v1"
     assert store.ensure_index() == f"{ALIAS}-v1"
@@ -106,7 +108,9 @@ def test_reindex_swaps_the_alias_atomically(os_store: OpenSearchStore, server: O
         target.write("a", [doc("a", text="new index")], {"a#0000": [1.0] * 8})
 
     # WHEN the store is reindexed with bigger vectors
-    assert os_store.reindex(8, fill) == f"{ALIAS}-v2"
+    lines: list[str] = []
+    assert os_store.reindex(8, fill, report=lines.append) == f"{ALIAS}-v2"
+    assert lines == [f"alias {ALIAS} now points at {ALIAS}-v2"]
     # THEN the alias moved in one request (remove old, add new), and reads see the new index
     move = server.sent("/_aliases", "POST")[-1].json()
     assert move == {
@@ -129,6 +133,7 @@ def test_bulk_body_is_ndjson_with_chunk_ids(os_store: OpenSearchStore, server: O
     assert meta == {"index": {"_id": "a#0000"}}
     assert source["vector"] == [0.6, 0.8, 0.0, 0.0]  # normalized: inner product == cosine
     assert source["has_vector"] is True and source["deleted"] is False and source["version"] == "7"
+    assert source["tokens"] == ["x"]  # kotae's tokens of title ("a", a stop word) and text
     assert "refresh" not in request.query
 
 
@@ -202,7 +207,7 @@ def test_writing_no_chunks_keeps_the_version_as_a_tombstone(os_store: OpenSearch
 
 def test_state_of_an_unknown_item_is_none(os_store: OpenSearchStore, server: OpenSearchStandIn) -> None:
     assert os_store.state("nope") is None
-    assert server.sent("/_search")[-1].json()["_source"] == {"excludes": ["vector"]}
+    assert server.sent("/_search")[-1].json()["_source"] == {"excludes": ["vector", "tokens"]}
 
 
 # -- reads -------------------------------------------------------------------------------------
@@ -223,7 +228,7 @@ def test_lexical_search_filters_scopes_in_the_query(scoped: OpenSearchStore, ser
     match = body["query"]["bool"]["must"][0]["multi_match"]
     assert match["query"] == 'vpn" OR *:*'  # user text is only ever a "query" value
     assert "text.ja" in match["fields"] and "title.en^2" in match["fields"]
-    assert body["_source"] == {"excludes": ["vector"]} and body["size"] == 10
+    assert body["_source"] == {"excludes": ["vector", "tokens"]} and body["size"] == 10
     kinds = scoped.lexical_search("vpn", 10, Filters(scopes=("public", "hr"), kinds=("faq",)))
     assert sorted(h.document.item_key for h in kinds) == ["pub", "sec"]
     assert scoped.lexical_search("vpn", 10, Filters(scopes=())) == []
@@ -232,7 +237,8 @@ def test_lexical_search_filters_scopes_in_the_query(scoped: OpenSearchStore, ser
 def test_vector_search_filters_inside_the_knn_clause(scoped: OpenSearchStore, server: OpenSearchStandIn):
     hits = scoped.vector_search([2.0, 0.0, 0.0, 0.0], 2, Filters(scopes=("public",)))
     assert [h.document.item_key for h in hits] == ["pub", "note"]
-    assert hits[0].score == pytest.approx(2.0)  # faiss innerproduct score: 1 + cosine
+    # The faiss innerproduct score (1 + cosine) is read back as the cosine, as the embedded store has it.
+    assert hits[0].score == pytest.approx(1.0)
     body = server.sent("/_search")[-1].json()
     knn = body["query"]["knn"]["vector"]
     assert knn["vector"] == [1.0, 0.0, 0.0, 0.0] and knn["k"] == 2
@@ -248,10 +254,68 @@ def test_blank_query_sends_nothing(scoped: OpenSearchStore, server: OpenSearchSt
     assert len(server.requests) == before
 
 
-def test_term_coverage_is_client_side(scoped: OpenSearchStore) -> None:
-    docs = [doc("x", text="vpn setup guide"), doc("y", text="printer")]
-    assert scoped.term_coverage("vpn setup", docs) == [1.0, 0.0]
-    assert scoped.term_coverage("the", docs) == [0.0, 0.0]
+def test_term_frequencies_come_from_one_filters_aggregation(
+    scoped: OpenSearchStore, server: OpenSearchStandIn
+) -> None:
+    # GIVEN three chunks holding "vpn", one of them in a scope, and a deleted item
+    scoped.write("gone", [doc("gone", text="vpn setup")], {})
+    scoped.delete("gone")
+    before = len(server.requests)
+    # WHEN the frequencies of three terms are asked for
+    assert scoped.term_frequencies(["vpn", "setup", "absent", "vpn"]) == (3, {"vpn": 3, "setup": 1})
+    # THEN one size-0 search counted them, whatever the scopes, never the tombstone
+    (request,) = server.requests[before:]
+    assert request.path == f"/{ALIAS}/_search"
+    assert request.json() == {
+        "size": 0,
+        "track_total_hits": True,
+        "query": {"bool": {"must_not": [{"term": {"deleted": True}}]}},
+        "aggs": {
+            "df": {
+                "filters": {
+                    "filters": [
+                        {"term": {"tokens": "vpn"}},
+                        {"term": {"tokens": "setup"}},
+                        {"term": {"tokens": "absent"}},
+                    ]
+                }
+            }
+        },
+    }
+    assert scoped.term_frequencies([]) == (3, {})
+
+
+def test_ensure_index_adds_the_fields_an_older_index_lacks(server: OpenSearchStandIn) -> None:
+    # GIVEN an index made by a kotae that did not map "tokens" yet (strict: writes would fail)
+    old = index_body(4)
+    del old["mappings"]["properties"]["tokens"]
+    OpenSearchStore(client(server.url), ALIAS, 4).client.indices.create(index=f"{ALIAS}-v1", body=old)
+    store = OpenSearchStore(client(server.url), ALIAS, 4)
+    store.swap_alias(f"{ALIAS}-v1")
+    # WHEN the index is ensured
+    assert store.ensure_index() == f"{ALIAS}-v1"
+    # THEN the field was added in place, and writes and term frequencies work
+    (put,) = server.sent(f"/{ALIAS}-v1/_mapping", "PUT")
+    assert put.json() == {"properties": {"tokens": {"type": "keyword", "ignore_above": 8191}}}
+    store.write("a", [doc("a", text="vpn")], {})
+    assert store.term_frequencies(["vpn"]) == (1, {"vpn": 1})
+    # AND an index already up to date is left alone
+    store.ensure_index()
+    assert len(server.sent("/_mapping", "PUT")) == 1
+
+
+@pytest.mark.parametrize(
+    ("score", "similarity"),
+    [
+        pytest.param(2.0, 1.0, id="same-direction"),
+        pytest.param(1.25, 0.25, id="positive"),
+        pytest.param(1.0, 0.0, id="orthogonal"),
+        pytest.param(0.5, -1.0, id="opposite"),
+        pytest.param(0.0, -1.0, id="floor"),
+    ],
+)
+def test_faiss_innerproduct_scores_read_back_as_cosine(score: float, similarity: float) -> None:
+    assert cosine(score) == pytest.approx(similarity)
 
 
 def test_item_keys_pages_with_a_composite_aggregation(os_store: OpenSearchStore, server: OpenSearchStandIn):
@@ -333,6 +397,36 @@ def test_standin_rejects_bodies_a_cluster_rejects(os_store: OpenSearchStore, ser
     assert unknown.status_code == 400 and unknown.json()["error"]["type"] == "parsing_exception"
     malformed = requests.post(f"{server.url}/_aliases", json={"actions": [{"add": {}}]}, timeout=5)
     assert malformed.status_code == 400 and malformed.json()["error"]["type"] == "parsing_exception"
+
+
+def test_standin_answers_filters_totals_and_mappings_as_documented(
+    os_store: OpenSearchStore, server: OpenSearchStandIn
+) -> None:
+    raw = os_store.client
+    os_store.write("a", [doc("a", text="vpn setup")], {})
+    os_store.write("b", [doc("b", text="vpn " + "x" * 9000)], {})
+    # Named filters answer buckets by name; a keyword longer than ignore_above is not indexed.
+    named = {"vpn": {"term": {"tokens": "vpn"}}, "long": {"term": {"tokens": "x" * 9000}}}
+    answer = raw.search(index=ALIAS, body={"size": 0, "aggs": {"f": {"filters": {"filters": named}}}})
+    assert answer["aggregations"]["f"]["buckets"] == {"vpn": {"doc_count": 2}, "long": {"doc_count": 0}}
+    assert answer["hits"]["hits"] == [] and answer["hits"]["total"] == {"value": 2, "relation": "eq"}
+    # hits.total: a lower bound past track_total_hits, absent when it is false.
+    bounded = raw.search(index=ALIAS, body={"size": 0, "track_total_hits": 1})
+    assert bounded["hits"]["total"] == {"value": 1, "relation": "gte"}
+    assert "total" not in raw.search(index=ALIAS, body={"size": 0, "track_total_hits": False})["hits"]
+    # An unknown aggregation, or an unknown query inside a filter, is a parsing error.
+    for aggs in ({"f": {"sampler": {}}}, {"f": {"filters": {"filters": [{"fuzzy": {"text": "x"}}]}}}):
+        with pytest.raises(RequestError, match="parsing_exception"):
+            raw.search(index=ALIAS, body={"size": 0, "aggs": aggs})
+    # PUT _mapping adds fields and may update ignore_above, but never changes a mapped field.
+    raw.indices.put_mapping(
+        index=ALIAS, body={"properties": {"tokens": {"type": "keyword", "ignore_above": 10}}}
+    )
+    for change in ({"tokens": {"type": "text"}}, {"title": {"type": "text", "analyzer": "kotae_en"}}):
+        with pytest.raises(RequestError, match="illegal_argument_exception"):
+            raw.indices.put_mapping(index=ALIAS, body={"properties": change})
+    mapping = raw.indices.get_mapping(index=ALIAS)[f"{ALIAS}-v1"]["mappings"]["properties"]
+    assert mapping["tokens"] == {"type": "keyword", "ignore_above": 10}
 
 
 # -- Serverless: server-generated ids ----------------------------------------------------------

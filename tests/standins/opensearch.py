@@ -135,13 +135,18 @@ class OpenSearchStandIn:
             return (200 if parts[0] in self.indices or parts[0] in self.aliases else 404), None
         if len(parts) == 2 and parts[1] == "_mapping" and method == "GET":
             return 200, {i.name: {"mappings": i.mappings} for i in self.resolve(parts[0])}
+        if len(parts) == 2 and parts[1] == "_mapping" and method in ("PUT", "POST"):
+            for index in self.resolve(parts[0]):
+                index.put_mapping(json.loads(body))
+            return 200, {"acknowledged": True}
         if len(parts) == 2 and parts[1] in ("_search", "_count") and method in ("GET", "POST"):
             indices = self.resolve(parts[0])
             if len(indices) != 1:
                 raise ApiError(400, "illegal_argument_exception", "stand-in searches one index only")
             request = json.loads(body or "{}")
             if parts[1] == "_count":
-                found = indices[0].search({"query": request.get("query", {"match_all": {}}), "size": 0})
+                query = request.get("query", {"match_all": {}})
+                found = indices[0].search({"query": query, "size": 0, "track_total_hits": True})
                 return 200, {"count": found["hits"]["total"]["value"], "_shards": found["_shards"]}
             return 200, indices[0].search(request)
         raise ApiError(400, "illegal_argument_exception", f"no handler for [{method} {path}]")

@@ -1,8 +1,11 @@
 """The in-memory index behind the OpenSearch stand-in: mapping checks and query evaluation.
 
 Only the query shapes kotae's store emits are understood (bool/filter/must/must_not, term,
-terms, exists, match_all, multi_match, knn with a filter, composite aggregations); anything else
-is a 400 ``parsing_exception``, as a real cluster answers an unknown query. Text matching uses
+terms, exists, match_all, multi_match, knn with a filter; composite and filters aggregations);
+anything else is a 400 ``parsing_exception``, as a real cluster answers an unknown query or
+aggregation. ``hits.total`` follows ``track_total_hits`` (exact up to 10,000 by default, then a
+``gte`` lower bound), keyword values longer than a field's ``ignore_above`` are not indexed, and
+``PUT <index>/_mapping`` adds fields but refuses to change a mapped one. Text matching uses
 :func:`kotae.text.tokenize` as a naive analyzer; a multi_match scores the number of query tokens
 a document's fields contain. knn scores follow the faiss innerproduct rule of the k-NN plugin.
 """
@@ -10,6 +13,7 @@ a document's fields contain. knn scores follow the faiss innerproduct rule of th
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +32,12 @@ class ApiError(Exception):
         return {"error": {"root_cause": [cause], **cause}, "status": self.status}
 
 
+# https://docs.opensearch.org/latest/api-reference/search-apis/search/ (track_total_hits)
+DEFAULT_TRACK_TOTAL_HITS = 10_000
+# Mapping parameters PUT _mapping may change on an existing field (the rest need a new index).
+UPDATABLE_PARAMETERS = frozenset({"ignore_above"})
+
+
 def index_not_found(name: str) -> ApiError:
     return ApiError(404, "index_not_found_exception", f"no such index [{name}]")
 
@@ -42,6 +52,29 @@ class Index:
     @property
     def properties(self) -> dict[str, Any]:
         return self.mappings.get("properties", {})
+
+    def put_mapping(self, body: dict[str, Any]) -> None:
+        """Add new fields; a mapped field keeps its type and all but its updatable parameters."""
+        for name, spec in body.get("properties", {}).items():
+            old = self.properties.get(name)
+            if old is not None and old.get("type") != spec.get("type"):
+                raise ApiError(
+                    400,
+                    "illegal_argument_exception",
+                    f"mapper [{name}] cannot be changed from type [{old.get('type')}] to [{spec.get('type')}]",
+                )
+            changed = {k for k in {*old, *spec} if old.get(k) != spec.get(k)} if old is not None else set()
+            if changed - UPDATABLE_PARAMETERS:
+                raise ApiError(
+                    400, "illegal_argument_exception", f"Mapper for [{name}] conflicts with existing mapper"
+                )
+        self.mappings.setdefault("properties", {}).update(body.get("properties", {}))
+
+    def indexed(self, name: str, src: dict[str, Any]) -> list[Any]:
+        """The values of a field a query can match: all of them, less keywords over ignore_above."""
+        limit = self.properties.get(name, {}).get("ignore_above")
+        values = _values(src.get(name))
+        return values if limit is None else [v for v in values if not isinstance(v, str) or len(v) <= limit]
 
     # -- writes ------------------------------------------------------------------------------
     def check(self, source: dict[str, Any]) -> None:
@@ -105,18 +138,41 @@ class Index:
             "took": 1,
             "timed_out": False,
             "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
-            "hits": {
-                "total": {"value": len(scored), "relation": "eq"},
-                "max_score": max((s for _, s in scored), default=None),
-                "hits": hits,
-            },
+            "hits": {"max_score": max((s for _, s in scored), default=None), "hits": hits},
         }
+        total = _total(len(scored), body.get("track_total_hits", DEFAULT_TRACK_TOTAL_HITS))
+        if total is not None:
+            response["hits"]["total"] = total
         if "aggs" in body:
+            matched = [self.docs[d] for d, _ in scored]
             response["aggregations"] = {
-                name: self.composite(spec["composite"], [self.docs[d] for d, _ in scored])
-                for name, spec in body["aggs"].items()
+                name: self.aggregate(spec, matched) for name, spec in body["aggs"].items()
             }
         return response
+
+    def aggregate(self, spec: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, Any]:
+        ((kind, body),) = spec.items()
+        aggregations: dict[str, Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]]] = {
+            "composite": self.composite,
+            "filters": self.filters,
+        }
+        if kind not in aggregations:
+            raise ApiError(400, "parsing_exception", f"Unknown aggregation type [{kind}]")
+        return aggregations[kind](body, docs)
+
+    def filters(self, spec: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, Any]:
+        """One bucket per filter: an array of filters answers an array of buckets in their order,
+        an object of named filters an object of buckets by name."""
+        named = spec["filters"]
+        for query in named.values() if isinstance(named, dict) else named:
+            _validate(query)
+
+        def bucket(query: dict[str, Any]) -> dict[str, int]:
+            return {"doc_count": sum(1 for doc in docs if self.score(query, doc) is not None)}
+
+        if isinstance(named, dict):
+            return {"buckets": {name: bucket(query) for name, query in named.items()}}
+        return {"buckets": [bucket(query) for query in named]}
 
     def hit(self, doc_id: str, score: float, source_filter: Any) -> dict[str, Any]:
         source = dict(self.docs[doc_id])
@@ -149,10 +205,10 @@ class Index:
             return 1.0
         if kind == "term":
             ((name, value),) = spec.items()
-            return 0.0 if value in _values(src.get(name)) else None
+            return 0.0 if value in self.indexed(name, src) else None
         if kind == "terms":
             ((name, values),) = spec.items()
-            return 0.0 if set(values) & set(_values(src.get(name))) else None
+            return 0.0 if set(values) & set(self.indexed(name, src)) else None
         if kind == "exists":
             return 0.0 if src.get(spec["field"]) is not None else None
         if kind == "bool":
@@ -194,6 +250,15 @@ def _validate(query: dict[str, Any]) -> None:
         children = [f for clause in spec.values() if (f := clause.get("filter"))]
     for child in children:
         _validate(child)
+
+
+def _total(count: int, track: bool | int) -> dict[str, Any] | None:
+    """hits.total for ``track_total_hits``: exact (true), absent (false), or exact up to a bound."""
+    if track is True:
+        return {"value": count, "relation": "eq"}
+    if track is False:
+        return None
+    return {"value": min(count, track), "relation": "eq" if count <= track else "gte"}
 
 
 def _fits(spec: dict[str, Any], value: Any) -> bool:

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from kotae.errors import IndexMismatch, StoreCorrupt
+from kotae.errors import IndexMismatch, StoreCorrupt, StoreError
 from kotae.models import Filters
-from kotae.providers.sqlite_store import SQLiteStore, _match_expression
+from kotae.providers.base import IndexBootstrap, Reindexing
+from kotae.providers.sqlite_store import SQLiteStore
+from kotae.providers.sqlite_store.store import _match_expression
 from tests.fakes import make_doc as doc
 
 
@@ -124,12 +126,65 @@ def test_failed_write_rolls_back(store: SQLiteStore) -> None:
     assert [d.text for d in store.documents("a")] == ["kept"]
 
 
-def test_term_coverage_weights_rare_terms(store: SQLiteStore) -> None:
+def test_term_frequencies_count_the_chunks_holding_each_token(store: SQLiteStore) -> None:
+    # GIVEN six chunks sharing "common", one of them also "rare", then one rewritten and one deleted
     for i in range(5):
         store.write(f"c{i}", [doc(f"c{i}", text=f"common word {i}")], {})
     store.write("r", [doc("r", text="common rare")], {})
-    docs = [store.documents("r")[0], store.documents("c0")[0]]
-    full, partial = store.term_coverage("common rare", docs)
-    assert full == pytest.approx(1.0)
-    assert 0.0 < partial < 0.5  # "common" is in six of six documents: a small share of the weight
-    assert store.term_coverage("", docs) == [0.0, 0.0]
+    store.write("c0", [doc("c0", text="other words")], {})
+    store.delete("c1")
+    # THEN the counts follow the chunks as they are now; absent terms are left out
+    assert store.term_frequencies(["common", "rare", "absent", "common"]) == (5, {"common": 4, "rare": 1})
+    assert store.term_frequencies([]) == (5, {})
+
+
+def test_ensure_index_checks_the_file_and_names_it(store: SQLiteStore) -> None:
+    assert isinstance(store, IndexBootstrap) and isinstance(store, Reindexing)
+    assert store.ensure_index() == str(store.path)
+
+
+def _fill_with(*keys: str):
+    def fill(target) -> None:
+        for key in keys:
+            target.write(key, [doc(key, text=f"fresh {key}")], {f"{key}#0000": [1.0, 0.0, 0.0]})
+
+    return fill
+
+
+def test_reindex_swaps_in_a_fresh_file_in_one_rename(tmp_path: Path) -> None:
+    # GIVEN a store file with an item, and the leftovers of an interrupted reindex next to it
+    path = tmp_path / "s.sqlite3"
+    store = SQLiteStore(path)
+    store.write("old", [doc("old", text="old words")], {"old#0000": [1.0, 0.0]})
+    (tmp_path / "s.sqlite3.reindex").write_bytes(b"half a file")
+    (tmp_path / "s.sqlite3.reindex-wal").write_bytes(b"its log")
+    lines: list[str] = []
+    # WHEN it is reindexed with 3-dimension vectors
+    assert store.reindex(3, _fill_with("a", "b"), report=lines.append) == str(path)
+    # THEN the same store reads the new file, which took the old one's place
+    assert sorted(store.item_keys()) == ["a", "b"] and store.lexical_search("old", 5, Filters()) == []
+    assert store.vector_search([1.0, 0.0, 0.0], 5, Filters())[0].score == pytest.approx(1.0)
+    assert lines == [f"{path} rebuilt"]
+    assert not [p.name for p in tmp_path.iterdir() if "reindex" in p.name]
+    store.close()
+    assert sorted(SQLiteStore(path, dimensions=3).item_keys()) == ["a", "b"]
+
+
+def test_failed_reindex_keeps_the_old_file_and_removes_the_fresh_one(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    store.write("old", [doc("old")], {})
+
+    def fill(target) -> None:
+        _fill_with("a")(target)
+        raise StoreError("items failed")
+
+    with pytest.raises(StoreError, match="items failed"):
+        store.reindex(3, fill)
+    assert list(store.item_keys()) == ["old"]
+    assert not [p.name for p in tmp_path.iterdir() if "reindex" in p.name]
+
+
+def test_in_memory_store_cannot_be_reindexed() -> None:
+    store = SQLiteStore(":memory:")
+    with pytest.raises(StoreError, match="in-memory store has no file"):
+        store.reindex(3, _fill_with("a"))
