@@ -1,29 +1,38 @@
-"""The answer path: question -> retrieve -> render prompt -> generate -> Answer (with its trace)."""
+"""The answer path in two steps: ``prepare_context`` then ``generate``.
+
+question -> :meth:`AnswerPipeline.prepare_context` (validate, bound the history, retrieve, keep
+the relevant hits as numbered sources: a :class:`~kotae.answer.context.Context`) ->
+:meth:`AnswerPipeline.generate` (render the prompt, stream from the model, build the Answer with
+its citations and trace). ``ask`` and ``ask_stream`` run both.
+"""
 
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Generator as PyGenerator
 from dataclasses import dataclass
 from datetime import date
 
 from kotae import messages
-from kotae.answer.prompts import PromptParameters, PromptRegistry
+from kotae.answer.context import (
+    Clock,
+    Context,
+    bounded_history,
+    defang,
+    prompt_sources,
+    retrieval_query,
+    select_evidence,
+)
+from kotae.answer.prompts import PromptRegistry
 from kotae.answer.retrieval import Retriever
 from kotae.errors import InvalidQuestion
-from kotae.models import Answer, Citation, Filters, Generation, SearchHit, Turn
-from kotae.providers.base import GenerationContext, Generator
+from kotae.models import Answer, Filters, Generation, Turn
+from kotae.providers.base import Generator
 from kotae.text import detect_language
 
 NO_ANSWER = "<no_answer/>"
 _CITATION = re.compile(r"\[(S\d+)\]")
-# Tags the prompt uses as delimiters; neutralized inside data so content cannot close a block.
-_DELIMITERS = re.compile(r"<(/?)(sources?|question|conversation|user|assistant)\b", re.IGNORECASE)
-MAX_HISTORY_TURNS = 10
-MAX_HISTORY_CHARS = 4000
-MAX_TURN_CHARS = 1000
-RELATIVE_FLOOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -35,33 +44,6 @@ class AskOptions:
     prompt_version: str | None = None
     kinds: tuple[str, ...] | None = None
     model_id: str | None = None  # another model of the same provider, e.g. per channel
-
-
-def _defang(text: str) -> str:
-    return _DELIMITERS.sub(lambda m: f"‹{m.group(1)}{m.group(2)}", text)
-
-
-def _bounded_history(history: Sequence[Turn]) -> list[Turn]:
-    kept: list[Turn] = []
-    budget = MAX_HISTORY_CHARS
-    for turn in reversed(list(history)[-MAX_HISTORY_TURNS:]):
-        if budget <= 0:
-            break
-        text = turn.text[: min(budget, MAX_TURN_CHARS)]
-        kept.append(Turn(role=turn.role, text=_defang(text)))
-        budget -= len(text)
-    return list(reversed(kept))
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-        self._start = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.timings[stage] = (now - self._start) * 1000
-        self._start = now
 
 
 class AnswerPipeline:
@@ -124,143 +106,104 @@ class AnswerPipeline:
         self, question: str, *, history: Sequence[Turn] = (), options: AskOptions | None = None
     ) -> Iterator[str | Answer]:
         """Yield text deltas as the generator produces them, then the final Answer."""
+        context = self.prepare_context(question, history, options)
+        yield from self.generate(context)
+
+    def prepare_context(
+        self, question: str, history: Sequence[Turn] = (), options: AskOptions | None = None
+    ) -> Context:
+        """Everything before generation: the question checked, the evidence chosen, the trace begun.
+
+        Raises InvalidQuestion for an unusable question, and PromptNotFound or a provider error for
+        a wrong prompt version or model, before retrieval, so they fail on every question alike.
+        """
         options = options or AskOptions()
         question = self.validate(question)
         task = options.prompt_task or self.prompt_task
         version = options.prompt_version or self.prompt_version
-        clock = _Clock()
-        turns = _bounded_history(history)
-        lang = detect_language(question)
-        query = question
-        if turns:
-            previous = next((t.text for t in reversed(turns) if t.role == "user"), "")
-            query = f"{previous[:500]}\n{question}"
-        # Resolving the version and model first makes a wrong one fail loudly, not only on lucky questions.
+        clock = Clock()
+        turns = bounded_history(history)
+        query = retrieval_query(question, turns)
         parameters = self.prompts.parameters(task, version)
         generator = self.generator_for(options.model_id)
         hits = self.retriever.search(query, self.top_k, Filters(scopes=options.scopes, kinds=options.kinds))
         clock.lap("retrieve")
-        evidence = self._evidence(hits, parameters)
-        base = {"question": question, "hits": hits, "prompt_task": task, "prompt_version": version}
-        if not evidence:
-            # Nothing relevant: say so rather than let a model guess.
-            clock.lap("render")
-            text = messages.text("not_found", lang)
+        evidence = select_evidence(
+            hits, parameters, min_relevance=self.min_relevance, max_context_chars=self.max_context_chars
+        )
+        return Context(
+            question=question,
+            lang=detect_language(question),
+            turns=turns,
+            query=query,
+            prompt_task=task,
+            prompt_version=version,
+            parameters=parameters,
+            generator=generator,
+            hits=hits,
+            evidence=evidence,
+            sources=prompt_sources(evidence),
+            clock=clock,
+        )
+
+    def generate(self, context: Context) -> Iterator[str | Answer]:
+        """Render the prompt, stream the model's text (never the no-answer marker), then the Answer.
+
+        Without relevant evidence the model is not asked: a plain not-found statement is the answer.
+        """
+        if not context.relevant:
+            context.clock.lap("render")
+            text = messages.text("not_found", context.lang)
             yield text
-            yield Answer(
-                text=text, found=False, model_id=generator.model_id, timings_ms=clock.timings, **base
-            )
+            yield context.answer(text, found=False, model_id=context.generator.model_id)
             return
-        sources = [
-            {
-                "id": source_id,
-                "key": hit.document.item_key,
-                "title": _defang(hit.document.title),
-                "url": hit.document.url,
-                "updated_at": hit.document.updated_at,
-                "text": _defang(hit.document.text),
-            }
-            for source_id, hit in evidence
-        ]
         prompt = self.prompts.render(
-            task,
-            version,
-            question=_defang(question),
-            lang=lang,
-            history=[t.model_dump() for t in turns],
-            sources=sources,
+            context.prompt_task,
+            context.prompt_version,
+            question=defang(context.question),
+            lang=context.lang,
+            history=[t.model_dump() for t in context.turns],
+            sources=context.sources,
             today=date.today(),
         )
-        clock.lap("render")
-        context = GenerationContext(
-            question=question,
-            lang=lang,
-            evidence=[(sid, hit.document, hit.relevance) for sid, hit in evidence],
+        context.clock.lap("render")
+        stream = context.generator.stream(
+            prompt.system, [{"role": "user", "text": prompt.user}], context=context.generation_context()
         )
-        generation: Generation | None = None
-        # Hold text back until it cannot be the start of the no-answer marker.
-        pending, released = "", False
-        for event in generator.stream(
-            prompt.system, [{"role": "user", "text": prompt.user}], context=context
-        ):
-            if isinstance(event, Generation):
-                generation = event
-                continue
-            if released:
-                yield event
-                continue
-            pending += event
-            stripped = pending.lstrip()
-            decided = len(stripped) >= len(NO_ANSWER) or not NO_ANSWER.startswith(stripped)
-            if decided and not stripped.startswith(NO_ANSWER):
-                released = True
-                yield pending
-        assert generation is not None
-        clock.lap("generate")
-        yield self._answer(generation, evidence, lang, clock, base)
+        generation = yield from _without_marker(stream)
+        context.clock.lap("generate")
+        yield _final_answer(generation, context)
 
-    def _evidence(
-        self, hits: list[SearchHit], parameters: PromptParameters | None = None
-    ) -> list[tuple[str, SearchHit]]:
-        """Relevant hits within the context budget, numbered S1, S2, ...
 
-        A hit must reach the absolute threshold and half the best hit's relevance, so one
-        strong match is not diluted by stray ones that share a single word with the question.
-        The prompt version may set its own threshold and number of sources.
-        """
-        parameters = parameters or PromptParameters()
-        threshold = self.min_relevance if parameters.min_relevance is None else parameters.min_relevance
-        best = max((h.relevance for h in hits), default=0.0)
-        floor = max(threshold, best * RELATIVE_FLOOR)
-        chosen, used = [], 0
-        for hit in hits:
-            if parameters.max_sources is not None and len(chosen) >= parameters.max_sources:
-                break
-            if hit.relevance < floor:
-                continue
-            size = len(hit.document.text) + len(hit.document.title)
-            if chosen and used + size > self.max_context_chars:
-                break
-            used += size
-            chosen.append((f"S{len(chosen) + 1}", hit))
-        return chosen
+def _without_marker(stream: Iterable[str | Generation]) -> PyGenerator[str, None, Generation]:
+    """Pass text deltas on, holding them back while they could still be the no-answer marker;
+    return the final Generation."""
+    generation: Generation | None = None
+    pending, released = "", False
+    for event in stream:
+        if isinstance(event, Generation):
+            generation = event
+            continue
+        if released:
+            yield event
+            continue
+        pending += event
+        stripped = pending.lstrip()
+        decided = len(stripped) >= len(NO_ANSWER) or not NO_ANSWER.startswith(stripped)
+        if decided and not stripped.startswith(NO_ANSWER):
+            released = True
+            yield pending
+    assert generation is not None, "a generator's stream ends with its Generation"
+    return generation
 
-    def _answer(
-        self,
-        generation: Generation,
-        evidence: list[tuple[str, SearchHit]],
-        lang: str,
-        clock: _Clock,
-        base: dict[str, object],
-    ) -> Answer:
-        text = generation.text.strip()
-        by_id = dict(evidence)
-        if not text or text.startswith(NO_ANSWER):
-            return Answer(
-                text=messages.text("not_found", lang),
-                found=False,
-                model_id=generation.model_id,
-                usage=generation.usage,
-                timings_ms=clock.timings,
-                **base,  # type: ignore[arg-type]
-            )
-        cited = [sid for sid in dict.fromkeys(_CITATION.findall(text)) if sid in by_id]
-        citations = [
-            Citation(
-                id=sid,
-                key=by_id[sid].document.item_key,
-                title=by_id[sid].document.title,
-                url=by_id[sid].document.url,
-                score=round(by_id[sid].relevance, 4),
-            )
-            for sid in cited
-        ]
-        return Answer(
-            text=text,
-            citations=citations,
-            found=True,
-            model_id=generation.model_id,
-            usage=generation.usage,
-            timings_ms=clock.timings,
-            **base,  # type: ignore[arg-type]
-        )
+
+def _final_answer(generation: Generation, context: Context) -> Answer:
+    """The model's text with the sources it cites, or not-found when it refused or said nothing."""
+    text = generation.text.strip()
+    if not text or text.startswith(NO_ANSWER):
+        text, found, citations = messages.text("not_found", context.lang), False, []
+    else:
+        found, citations = True, context.citations(_CITATION.findall(text))
+    return context.answer(
+        text, found=found, model_id=generation.model_id, citations=citations, usage=generation.usage
+    )

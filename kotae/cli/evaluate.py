@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from kotae.cli.console import make_kotae, out, progress_bar
 from kotae.errors import ConfigError
+
+if TYPE_CHECKING:  # imported lazily at run time, so `kotae --help` stays fast
+    from kotae.app import Kotae
+    from kotae.evaluation.answers import EvalCase, EvalRun
+    from kotae.evaluation.judge import LLMJudge
+    from kotae.models import Answer
 
 
 def _judge(kotae: Any, wanted: bool | None, version: str) -> Any:
@@ -53,20 +59,37 @@ def eval_answers(
     """Run every question under each prompt version against the current knowledge and score
     retrieval hits, citations, refusals and (with an LLM) judge grades. Writes summary.json,
     report.md and report.html."""
-    from kotae.answer.pipeline import AskOptions
-    from kotae.evaluation.answers import load_cases, run_eval
+    from kotae.evaluation.answers import load_cases
     from kotae.evaluation.report import prepare, write_reports
 
     cases = load_cases(dataset)[:limit]
     kotae = make_kotae()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = prepare(out_dir or kotae.settings.data_dir / "eval" / f"answers-{stamp}")
-    versions = list(dict.fromkeys(prompt_version or [kotae.settings.prompt_version]))
-    for version in versions:
-        kotae.prompts.template(kotae.settings.prompt_task, version)  # fail before the run, not midway
+    versions = _versions(kotae, prompt_version)
     grader = _judge(kotae, judge, judge_version)
+    run = _run(kotae, cases, versions, grader, str(dataset))
+    kotae.close()
+    paths = write_reports(run, target)
+    summary = run.summary()
+    if as_json:
+        print(json.dumps({**summary, "files": {k: str(v) for k, v in paths.items()}}, ensure_ascii=False))
+        return
+    _print_summary(summary, paths)
+
+
+def _versions(kotae: Kotae, asked: list[str] | None) -> list[str]:
+    """The prompt versions to compare, each checked to exist so a typo fails before the run."""
+    versions = list(dict.fromkeys(asked or [kotae.settings.prompt_version]))
+    for version in versions:
+        kotae.prompts.template(kotae.settings.prompt_task, version)
+    return versions
+
+
+def _described(kotae: Kotae, grader: LLMJudge | None) -> dict[str, Any]:
+    """The settings the report records next to the figures, so runs can be compared."""
     config = kotae.settings
-    described = {
+    return {
         "store": config.store,
         "embedder": config.embedder,
         "generator": f"{config.generator} ({kotae.generator.model_id})",
@@ -75,22 +98,28 @@ def eval_answers(
         "judge": grader.label if grader else "not run (no LLM configured)",
     }
 
-    def ask(case: Any, version: str) -> Any:
+
+def _run(
+    kotae: Kotae, cases: list[EvalCase], versions: list[str], grader: LLMJudge | None, dataset: str
+) -> EvalRun:
+    """Ask every case under every version, with a progress bar; the scored run."""
+    from kotae.answer.pipeline import AskOptions
+    from kotae.evaluation.answers import run_eval
+
+    def ask(case: EvalCase, version: str) -> Answer:
         scopes = tuple(case.scopes) if case.scopes else None
         return kotae.pipeline.ask(case.question, options=AskOptions(scopes=scopes, prompt_version=version))
 
     with progress_bar() as progress:
         task = progress.add_task("evaluating", total=len(cases) * len(versions))
-        run = run_eval(
-            cases, versions, ask, judge=grader, dataset=str(dataset), settings=described,
+        return run_eval(
+            cases, versions, ask, judge=grader, dataset=dataset, settings=_described(kotae, grader),
             progress=lambda: progress.advance(task),
         )  # fmt: skip
-    kotae.close()
-    paths = write_reports(run, target)
-    summary = run.summary()
-    if as_json:
-        print(json.dumps({**summary, "files": {k: str(v) for k, v in paths.items()}}, ensure_ascii=False))
-        return
+
+
+def _print_summary(summary: dict[str, Any], paths: dict[str, Path]) -> None:
+    """One line of figures per prompt version, then where the reports are."""
     for version, figures in summary["versions"].items():
         out.print(
             f"[bold]{version}[/]: hit rate {figures['retrieval_hit_rate']}, answered {figures['answer_rate']}, "

@@ -55,7 +55,10 @@ class Indexer:
 
     def plan(self, item: Item, version: str | None = None) -> Plan:
         """Render an item and work out which of its chunks need a new embedding."""
-        state = self.store.state(item.key)
+        return self.plan_against(item, version, self.store.state(item.key))
+
+    def plan_against(self, item: Item, version: str | None, state: ItemState | None) -> Plan:
+        """As ``plan``, against a state already read from the store (one read serves several)."""
         if version is None and state is not None:
             # An unversioned write (backfill, CLI) keeps the item's stream version, so an older
             # stream record replayed later is still refused.
@@ -76,7 +79,14 @@ class Indexer:
 
     def index_many(self, entries: Sequence[tuple[Item, str | None]], *, batch: int = 64) -> list[IndexResult]:
         """Upsert several items, embedding everything that changed in shared batches."""
-        plans = [self.plan(item, version) for item, version in entries]
+        return self.write([self.plan(item, version) for item, version in entries], batch=batch)
+
+    def write(self, plans: Sequence[Plan], *, batch: int = 64) -> list[IndexResult]:
+        """Carry out plans: embed the chunks they need in shared batches, then write each item.
+
+        A plan is only as current as the store state it was made from; the caller makes sure
+        nothing has written its item since (the stream ingestor plans again if something has).
+        """
         pending = [d for plan in plans for d in plan.todo]
         vectors: dict[str, Vector] = {}
         if pending:
@@ -85,29 +95,12 @@ class Indexer:
                 part = pending[start : start + batch]
                 embedded = self.embedder.embed([embedding_text(d) for d in part], purpose="document")
                 vectors.update({d.chunk_id: v for d, v in zip(part, embedded, strict=True)})
-        return [
-            self._apply(
-                plan.item,
-                plan.version,
-                plan.documents,
-                plan.state,
-                {d.chunk_id: vectors[d.chunk_id] for d in plan.todo},
-                plan.stale,
-            )
-            for plan in plans
-        ]
+        return [self._apply(plan, {d.chunk_id: vectors[d.chunk_id] for d in plan.todo}) for plan in plans]
 
-    def _apply(
-        self,
-        item: Item,
-        version: str | None,
-        documents: list[Document],
-        state: ItemState | None,
-        vectors: dict[str, Vector],
-        stale: bool,
-    ) -> IndexResult:
-        if stale:
-            return IndexResult(item.key, "stale")
+    def _apply(self, plan: Plan, vectors: dict[str, Vector]) -> IndexResult:
+        key, state, documents = plan.item.key, plan.state, plan.documents
+        if plan.stale:
+            return IndexResult(key, "stale")
         if (
             state is not None
             and not state.deleted
@@ -115,10 +108,10 @@ class Indexer:
             and set(state.documents) == {d.chunk_id for d in documents}
             and all(_same(state.documents[d.chunk_id], d) for d in documents)
         ):
-            return IndexResult(item.key, "unchanged", len(documents))
-        if not self.store.write(item.key, documents, vectors, version=version):
-            return IndexResult(item.key, "stale")
-        return IndexResult(item.key, "indexed", len(documents), len(vectors))
+            return IndexResult(key, "unchanged", len(documents))
+        if not self.store.write(key, documents, vectors, version=plan.version):
+            return IndexResult(key, "stale")
+        return IndexResult(key, "indexed", len(documents), len(vectors))
 
     def remove(self, key: str, *, version: str | None = None) -> IndexResult:
         """Delete every chunk of an item."""

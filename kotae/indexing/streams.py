@@ -2,11 +2,12 @@
 
 The ingest Lambda runs a batch in two phases:
 
-1. ``prefetch``: every record is parsed and planned, and the texts that need embedding
-   (changed chunks only) are embedded concurrently, each text on its own, so one bad text
-   fails one record, not the batch.
-2. per record, in stream order (Powertools batch processing): the item is planned again
-   against the store as it is now and written; its embeddings come from the cache.
+1. ``prefetch``: every record is parsed and planned (one store read per key), and the texts
+   that need embedding (changed chunks only) are embedded concurrently, each text on its own,
+   so one bad text fails one record, not the batch.
+2. per record, in stream order (Powertools batch processing): the item is written from its
+   plan, its embeddings from the cache. A record whose key an earlier record of the batch has
+   already written is planned again, against the store as it is now.
 
 Record versions are stream sequence numbers, so a replayed or older record never overwrites a
 newer one (the store refuses it) and replaying a batch changes nothing.
@@ -15,6 +16,7 @@ newer one (the store refuses it) and replaying a batch changes nothing.
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,9 +25,9 @@ from typing import Any, Literal
 from boto3.dynamodb.types import TypeDeserializer
 
 from kotae.errors import InvalidItem, KotaeError
-from kotae.indexing.indexer import Indexer, IndexResult, embedding_text
+from kotae.indexing.indexer import Indexer, IndexResult, Plan, embedding_text
 from kotae.models import Item
-from kotae.providers.base import Embedder, Purpose, Vector
+from kotae.providers.base import Embedder, ItemState, Purpose, Vector
 
 Fetch = Callable[[dict[str, Any]], dict[str, Any] | None]
 
@@ -104,9 +106,10 @@ def parse_record(record: Any, fetch: Fetch | None = None) -> Change:
                 f"stream view type {view} carries no new image; set KOTAE_KNOWLEDGE_TABLE so the item "
                 "can be read from the table, or use NEW_AND_OLD_IMAGES"
             )
-        image = fetch(keys)
-        if image is None:
+        fetched = fetch(keys)
+        if fetched is None:
             return Change("remove", key, version, event=event)
+        image = fetched
     try:
         item = Item.from_mapping(image)
     except InvalidItem as exc:
@@ -154,34 +157,109 @@ class PrefetchingEmbedder:
         self._cache.clear()
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What prefetch worked out for one record: its change and, for an upsert, its plan."""
+
+    record: Any  # the raw record, to recognise it in apply
+    change: Change
+    plan: Plan | None  # None for a remove, or when planning failed (apply plans, and fails, again)
+
+
+def _raw(record: Any) -> Any:
+    """The record's event dict (a Powertools DynamoDBRecord wraps one; tests may pass it bare)."""
+    return getattr(record, "raw_event", record)
+
+
+def _sequence_number(record: Any) -> str | None:
+    stream = record.get("dynamodb")
+    number = stream.get("SequenceNumber") if isinstance(stream, dict) else None
+    return number if isinstance(number, str) else None
+
+
+def _written_key(change: Change) -> str:
+    """The key whose store state applying the change touches (an upsert writes its item's key)."""
+    return change.item.key if change.item is not None else change.key
+
+
 class StreamIngestor:
-    """Applies stream changes through the shared Indexer."""
+    """Applies stream changes through the shared Indexer, planning each record once.
+
+    ``prefetch`` parses and plans every record, reading each key's store state once, and keeps
+    the results by sequence number; ``apply`` reuses them. A plan is only valid while the store
+    holds what it was made from, so once a record of a key has been applied, later records of
+    that key are planned again against the store as it is then. That keeps stream order,
+    stale-version refusal and replays exactly as if every record were planned at apply time,
+    with at most one state read per record: one per key in prefetch, one per re-plan in apply.
+    """
 
     def __init__(self, indexer: Indexer, fetch: Fetch | None = None) -> None:
         self.indexer = indexer
         self.fetch = fetch
+        self._prepared: dict[str, _Prepared] = {}
+        self._written: set[str] = set()  # keys applied since the last prefetch
 
     def prefetch(self, records: Sequence[Any]) -> int:
-        """Embed, concurrently, every changed text the batch will need. Returns texts embedded."""
+        """Plan every record and embed, concurrently, every changed text the batch will need.
+
+        Returns the number of texts embedded. A record that fails here is left alone: apply
+        parses it again and its failure is reported there, for that record only.
+        """
+        self._prepared.clear()
+        self._written.clear()
+        numbers = [_sequence_number(record) for record in records]
+        repeated = {n for n, count in Counter(numbers).items() if count > 1}
+        states: dict[str, ItemState | None] = {}  # one read per key serves all its records here
+        texts: list[str] = []
+        for record, number in zip(records, numbers, strict=True):
+            if number is None or number in repeated:
+                continue  # cannot be told apart in apply: planned there instead
+            prepared = self._prepare(record, states)
+            if prepared is not None:
+                self._prepared[number] = prepared
+                if prepared.plan is not None:
+                    texts.extend(embedding_text(d) for d in prepared.plan.todo)
         embedder = self.indexer.embedder
         if not isinstance(embedder, PrefetchingEmbedder):
             return 0
         embedder.clear()
-        texts: list[str] = []
-        for record in records:
-            try:
-                change = parse_record(record, self.fetch)
-                if change.item is not None:
-                    texts.extend(
-                        embedding_text(d) for d in self.indexer.plan(change.item, change.version).todo
-                    )
-            except Exception:
-                continue
         return embedder.prefetch(texts)
 
+    def _prepare(self, record: Any, states: dict[str, ItemState | None]) -> _Prepared | None:
+        """Parse and plan one record, reading its item's state only if no record before did."""
+        try:
+            change = parse_record(record, self.fetch)
+        except Exception:  # any failure is raised again, for this record, by apply
+            return None
+        item, plan = change.item, None
+        if item is not None:
+            try:
+                if item.key not in states:
+                    states[item.key] = self.indexer.store.state(item.key)
+                plan = self.indexer.plan_against(item, change.version, states[item.key])
+            except Exception:  # as above: apply plans again and fails there
+                plan = None
+        return _Prepared(_raw(record), change, plan)
+
     def apply(self, record: Any) -> tuple[Change, IndexResult]:
-        change = parse_record(record, self.fetch)
+        """Apply one record, in stream order; raises if it cannot be applied."""
+        prepared = self._take(record)
+        change = prepared.change if prepared is not None else parse_record(record, self.fetch)
+        key = _written_key(change)
+        plan = prepared.plan if prepared is not None and key not in self._written else None
+        self._written.add(key)
         if change.action == "remove":
             return change, self.indexer.remove(change.key, version=change.version)
         assert change.item is not None
-        return change, self.indexer.index(change.item, version=change.version)
+        if plan is None:
+            plan = self.indexer.plan(change.item, change.version)
+        return change, self.indexer.write([plan])[0]
+
+    def _take(self, record: Any) -> _Prepared | None:
+        """The prefetched work for this very record, once; None if there is none."""
+        number = _sequence_number(record)
+        prepared = self._prepared.pop(number, None) if number is not None else None
+        if prepared is None:
+            return None
+        raw = _raw(record)
+        return prepared if prepared.record is raw or prepared.record == raw else None

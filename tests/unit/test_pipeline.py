@@ -195,3 +195,34 @@ def test_a_request_may_name_another_model_of_the_provider(make_kotae, generator)
     # THEN each answer came from the model asked for, and says so
     assert (first.model_id, second.model_id) == ("bigger-model", "fake-model")
     assert len(other.history) == 1 and len(generator.history) == 1
+
+
+def test_prepare_context_retrieves_and_numbers_sources_without_generating(kotae, generator) -> None:
+    # GIVEN a follow-up question in a thread
+    history = [Turn(role="user", text="How do I connect to the VPN?")]
+    # WHEN only the first step runs
+    context = kotae.pipeline.prepare_context("and if it fails?", history, AskOptions(prompt_version="v1"))
+    # THEN the evidence is chosen and numbered, the trace begun, and no model was asked
+    assert context.query == "How do I connect to the VPN?\nand if it fails?"
+    assert context.relevant and [sid for sid, _ in context.evidence][:1] == ["S1"]
+    assert context.sources[0]["id"] == "S1" and context.sources[0]["key"] == "vpn"
+    assert (context.prompt_task, context.prompt_version, context.generator.model_id) == (
+        "answer",
+        "v1",
+        "fake-model",
+    )
+    assert set(context.clock.timings) == {"retrieve"} and generator.history == []
+    # AND the second step turns that context into the streamed answer
+    generator.enqueue("Restart GlobalProtect [S1].")
+    *deltas, answer = kotae.pipeline.generate(context)
+    assert "".join(deltas) == "Restart GlobalProtect [S1]."
+    assert answer.found and answer.hits == context.hits and answer.citations[0].key == "vpn"
+    assert set(answer.timings_ms) == {"retrieve", "render", "generate"}
+
+
+def test_a_context_without_evidence_generates_the_not_found_statement(kotae, generator) -> None:
+    context = kotae.pipeline.prepare_context("What is the cafeteria menu on Friday?")
+    assert not context.relevant and context.sources == []
+    text, answer = kotae.pipeline.generate(context)
+    assert text == answer.text and not answer.found and answer.model_id == "fake-model"
+    assert generator.history == []

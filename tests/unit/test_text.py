@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import kotae.text
+import kotae.text.tokenizers
 from kotae.text import chunk_text, detect_language, japanese_backend, tokenize
 
 needs_mecab = pytest.mark.skipif(
@@ -20,7 +20,7 @@ needs_mecab = pytest.mark.skipif(
 @pytest.fixture
 def no_mecab(monkeypatch: pytest.MonkeyPatch) -> None:
     # _tagger is lru_cached: replace the module attribute, not the cache.
-    monkeypatch.setattr(kotae.text, "_tagger", lambda: None)
+    monkeypatch.setattr(kotae.text.tokenizers, "_tagger", lambda: None)
 
 
 # --- detect_language -------------------------------------------------------------------------
@@ -158,6 +158,25 @@ def test_tokenize_bigram_fallback(no_mecab: None, text: str, expected: list[str]
 
 def test_tokenize_english_unaffected_by_missing_mecab(no_mecab: None) -> None:
     assert tokenize("The policies are running") == ["polici", "run"]
+
+
+# --- word lists -------------------------------------------------------------------------------
+
+
+def test_word_lists_are_data_files_loaded_once() -> None:
+    # GIVEN the stop-word file shipped in the package
+    from importlib.resources import files
+
+    lines = files("kotae.text").joinpath("data", "en_stopwords.txt").read_text(encoding="utf-8").splitlines()
+    # THEN the tokenizer's list is exactly its entries, comments left out
+    stop_words = kotae.text.tokenizers.EN_STOPWORDS
+    assert stop_words == {w for w in lines if w and not w.startswith("#")}
+    assert (
+        len(stop_words) == 126
+        and {"the", "yourselves"} <= stop_words
+        and stop_words is kotae.text.EN_STOPWORDS
+    )
+    assert {"助詞", "助動詞", "記号"} <= kotae.text.tokenizers._JA_SKIP_POS
 
 
 # --- chunk_text -------------------------------------------------------------------------------

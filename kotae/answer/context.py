@@ -1,0 +1,177 @@
+"""Step one of the answer path: what a question becomes before anything is generated.
+
+A :class:`Context` holds everything the generate step needs and everything the answer's trace
+reports: the validated question, its language, the bounded history, the retrieval query, the
+prompt task, version and parameters, the model, the hits, the relevant hits numbered as
+sources, and the timings so far. ``AnswerPipeline.prepare_context`` builds it; the helpers
+here are the pure parts of that (history bounding, the relevance gate, defanging).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kotae.answer.prompts import PromptParameters
+from kotae.models import Answer, Citation, SearchHit, Turn, Usage
+from kotae.providers.base import GenerationContext, Generator
+
+# Tags the prompt uses as delimiters; neutralized inside data so content cannot close a block.
+_DELIMITERS = re.compile(r"<(/?)(sources?|question|conversation|user|assistant)\b", re.IGNORECASE)
+MAX_HISTORY_TURNS = 10
+MAX_HISTORY_CHARS = 4000
+MAX_TURN_CHARS = 1000
+MAX_QUERY_CONTEXT_CHARS = 500  # of the previous user turn, prepended to a follow-up's query
+RELATIVE_FLOOR = 0.5
+
+Evidence = list[tuple[str, SearchHit]]  # (source id S1, S2, ..., hit)
+
+
+def defang(text: str) -> str:
+    """Text with the prompt's delimiter tags neutralized, so data cannot end a block early."""
+    return _DELIMITERS.sub(lambda m: f"‹{m.group(1)}{m.group(2)}", text)
+
+
+def bounded_history(history: Sequence[Turn]) -> list[Turn]:
+    """The last turns, newest first within a character budget, each cut and defanged."""
+    kept: list[Turn] = []
+    budget = MAX_HISTORY_CHARS
+    for turn in reversed(list(history)[-MAX_HISTORY_TURNS:]):
+        if budget <= 0:
+            break
+        text = turn.text[: min(budget, MAX_TURN_CHARS)]
+        kept.append(Turn(role=turn.role, text=defang(text)))
+        budget -= len(text)
+    return list(reversed(kept))
+
+
+def retrieval_query(question: str, turns: Sequence[Turn]) -> str:
+    """The question, preceded by the previous user turn so a follow-up finds the same topic."""
+    previous = next((t.text for t in reversed(turns) if t.role == "user"), "")
+    return f"{previous[:MAX_QUERY_CONTEXT_CHARS]}\n{question}" if turns else question
+
+
+def select_evidence(
+    hits: Sequence[SearchHit], parameters: PromptParameters, *, min_relevance: float, max_context_chars: int
+) -> Evidence:
+    """Relevant hits within the context budget, numbered S1, S2, ...
+
+    A hit must reach the absolute threshold and half the best hit's relevance, so one strong
+    match is not diluted by stray ones that share a single word with the question. The prompt
+    version may set its own threshold and number of sources.
+    """
+    threshold = min_relevance if parameters.min_relevance is None else parameters.min_relevance
+    best = max((h.relevance for h in hits), default=0.0)
+    floor = max(threshold, best * RELATIVE_FLOOR)
+    chosen: Evidence = []
+    used = 0
+    for hit in hits:
+        if parameters.max_sources is not None and len(chosen) >= parameters.max_sources:
+            break
+        if hit.relevance < floor:
+            continue
+        size = len(hit.document.text) + len(hit.document.title)
+        if chosen and used + size > max_context_chars:
+            break
+        used += size
+        chosen.append((f"S{len(chosen) + 1}", hit))
+    return chosen
+
+
+def prompt_sources(evidence: Evidence) -> list[dict[str, Any]]:
+    """The numbered sources as the prompt template receives them, content defanged."""
+    return [
+        {
+            "id": source_id,
+            "key": hit.document.item_key,
+            "title": defang(hit.document.title),
+            "url": hit.document.url,
+            "updated_at": hit.document.updated_at,
+            "text": defang(hit.document.text),
+        }
+        for source_id, hit in evidence
+    ]
+
+
+class Clock:
+    """Milliseconds per stage, each measured from the end of the previous one."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._start = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = (now - self._start) * 1000
+        self._start = now
+
+
+@dataclass(frozen=True)
+class Context:
+    """A prepared question: what the generate step renders and the trace its Answer carries."""
+
+    question: str
+    lang: str
+    turns: list[Turn]
+    query: str
+    prompt_task: str
+    prompt_version: str
+    parameters: PromptParameters
+    generator: Generator
+    hits: list[SearchHit]
+    evidence: Evidence
+    sources: list[dict[str, Any]]
+    clock: Clock  # started when the question was accepted
+
+    @property
+    def relevant(self) -> bool:
+        """Whether anything passed the relevance gate; without it the model is not asked."""
+        return bool(self.evidence)
+
+    def generation_context(self) -> GenerationContext:
+        return GenerationContext(
+            question=self.question,
+            lang=self.lang,
+            evidence=[(sid, hit.document, hit.relevance) for sid, hit in self.evidence],
+        )
+
+    def citations(self, cited_ids: Sequence[str]) -> list[Citation]:
+        """Citations for the source ids a text cites, in order, each once; unknown ids dropped."""
+        by_id = dict(self.evidence)
+        return [
+            Citation(
+                id=sid,
+                key=by_id[sid].document.item_key,
+                title=by_id[sid].document.title,
+                url=by_id[sid].document.url,
+                score=round(by_id[sid].relevance, 4),
+            )
+            for sid in dict.fromkeys(cited_ids)
+            if sid in by_id
+        ]
+
+    def answer(
+        self,
+        text: str,
+        *,
+        found: bool,
+        model_id: str,
+        citations: Sequence[Citation] = (),
+        usage: Usage | None = None,
+    ) -> Answer:
+        """The final Answer with this context's trace: hits, prompt task/version, timings."""
+        return Answer(
+            question=self.question,
+            text=text,
+            citations=list(citations),
+            hits=self.hits,
+            found=found,
+            prompt_task=self.prompt_task,
+            prompt_version=self.prompt_version,
+            model_id=model_id,
+            usage=usage or Usage(),
+            timings_ms=self.clock.timings,
+        )
