@@ -4,12 +4,11 @@ A :class:`Context` holds everything the generate step needs and everything the a
 reports: the validated question, its language, the bounded history, the retrieval query, the
 prompt task, version and parameters, the model, the hits, the relevant hits numbered as
 sources, and the timings so far. ``AnswerPipeline.prepare_context`` builds it; the helpers
-here are the pure parts of that (history bounding, the relevance gate, defanging).
+here are the pure parts of that (history bounding, the relevance gate, escaping for markup).
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,9 +17,9 @@ from typing import Any
 from kotae.answer.prompts import PromptParameters
 from kotae.models import Answer, Citation, SearchHit, Turn, Usage
 from kotae.providers.base import GenerationContext, Generator
+from kotae.templates import escape_markup
 
 # Tags the prompt uses as delimiters; neutralized inside data so content cannot close a block.
-_DELIMITERS = re.compile(r"<(/?)(sources?|question|conversation|user|assistant)\b", re.IGNORECASE)
 MAX_HISTORY_TURNS = 10
 MAX_HISTORY_CHARS = 4000
 MAX_TURN_CHARS = 1000
@@ -30,20 +29,15 @@ RELATIVE_FLOOR = 0.5
 Evidence = list[tuple[str, SearchHit]]  # (source id S1, S2, ..., hit)
 
 
-def defang(text: str) -> str:
-    """Text with the prompt's delimiter tags neutralized, so data cannot end a block early."""
-    return _DELIMITERS.sub(lambda m: f"‹{m.group(1)}{m.group(2)}", text)
-
-
 def bounded_history(history: Sequence[Turn]) -> list[Turn]:
-    """The last turns, newest first within a character budget, each cut and defanged."""
+    """The last turns, newest first within a character budget, each cut (escaped when rendered)."""
     kept: list[Turn] = []
     budget = MAX_HISTORY_CHARS
     for turn in reversed(list(history)[-MAX_HISTORY_TURNS:]):
         if budget <= 0:
             break
         text = turn.text[: min(budget, MAX_TURN_CHARS)]
-        kept.append(Turn(role=turn.role, text=defang(text)))
+        kept.append(Turn(role=turn.role, text=text))
         budget -= len(text)
     return list(reversed(kept))
 
@@ -82,15 +76,15 @@ def select_evidence(
 
 
 def prompt_sources(evidence: Evidence) -> list[dict[str, Any]]:
-    """The numbered sources as the prompt template receives them, content defanged."""
+    """The numbered sources as the prompt template receives them, every field escaped for markup."""
     return [
         {
             "id": source_id,
-            "key": hit.document.item_key,
-            "title": defang(hit.document.title),
-            "url": hit.document.url,
-            "updated_at": hit.document.updated_at,
-            "text": defang(hit.document.text),
+            "key": escape_markup(hit.document.item_key),
+            "title": escape_markup(hit.document.title),
+            "url": escape_markup(hit.document.url) if hit.document.url else None,
+            "updated_at": escape_markup(hit.document.updated_at) if hit.document.updated_at else None,
+            "text": escape_markup(hit.document.text),
         }
         for source_id, hit in evidence
     ]

@@ -19,7 +19,6 @@ from kotae.answer.context import (
     Clock,
     Context,
     bounded_history,
-    defang,
     prompt_sources,
     retrieval_query,
     select_evidence,
@@ -29,6 +28,7 @@ from kotae.answer.retrieval import Retriever
 from kotae.errors import InvalidQuestion
 from kotae.models import Answer, Filters, Generation, Turn
 from kotae.providers.base import Generator
+from kotae.templates import escape_markup
 from kotae.text import detect_language
 
 NO_ANSWER = "<no_answer/>"
@@ -160,9 +160,9 @@ class AnswerPipeline:
         prompt = self.prompts.render(
             context.prompt_task,
             context.prompt_version,
-            question=defang(context.question),
+            question=escape_markup(context.question),
             lang=context.lang,
-            history=[t.model_dump() for t in context.turns],
+            history=[{"role": t.role, "text": escape_markup(t.text)} for t in context.turns],
             sources=context.sources,
             today=date.today(),
         )

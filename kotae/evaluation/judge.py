@@ -9,6 +9,7 @@ from kotae.answer.prompts import PromptRegistry
 from kotae.evaluation.answers import EvalCase, Grade, parse_grade
 from kotae.models import Answer
 from kotae.providers.base import GenerationContext, Generator
+from kotae.templates import escape_markup
 from kotae.text import detect_language
 
 
@@ -33,20 +34,20 @@ class LLMJudge:
             sources.append(
                 {
                     "id": ids.get(hit.document.item_key, f"R{rank}"),
-                    "key": hit.document.item_key,
-                    "title": hit.document.title,
-                    "text": hit.document.text,
+                    "key": escape_markup(hit.document.item_key),
+                    "title": escape_markup(hit.document.title),
+                    "text": escape_markup(hit.document.text),
                 }
             )
         lang = case.lang or detect_language(case.question)
         prompt = self.prompts.render(
             self.task,
             self.version,
-            question=case.question,
+            question=escape_markup(case.question),
             lang=lang,
-            answer=answer.text,
+            answer=escape_markup(answer.text),
             sources=sources,
-            reference=case.reference,
+            reference=escape_markup(case.reference) if case.reference else case.reference,
             today=date.today(),
         )
         generation = self.generator.generate(
