@@ -1,16 +1,30 @@
-"""The Bolt app, built once per cold start."""
+"""The Bolt app, built once per cold start from what the ack needs and nothing more.
+
+Acking needs the bot token, the signing secret and the Web API's address; everything an answer
+needs (the core, idempotency, the answer log, channel profiles) is reached through a
+``RuntimeSource`` that the lazy listeners call, so the ack never builds it. Listeners and their
+middleware import their heavy modules inside the functions that run in the lazy listener.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.listeners import assistant, direct_message, feedback, mention, slash
-from bot.runtime import BotRuntime
 from kotae.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.runtime import RuntimeSource
+    from kotae.settings import Settings
+
+ENV_PREFIX = "KOTAE_"  # kotae.settings.ENV_PREFIX; a test keeps the two equal
+ACK_SETTINGS = ("slack_secret_id", "slack_api_url")
+"""The fields of kotae.settings.Settings the ack reads, by their Settings names."""
 
 
 def slack_credentials(secret_id: str | None) -> tuple[str, str]:
@@ -37,15 +51,49 @@ def slack_credentials(secret_id: str | None) -> tuple[str, str]:
     return str(token), str(secret)
 
 
-def build_app(runtime: BotRuntime) -> App:
-    settings = runtime.kotae.settings
-    token, secret = slack_credentials(settings.slack_secret_id)
-    client_args: dict[str, Any] = {"token": token}
-    if settings.slack_api_url:
-        client_args["base_url"] = settings.slack_api_url.rstrip("/") + "/"
+def ack_setting(name: str) -> str | None:
+    """One of ACK_SETTINGS as Settings would read it from the environment (KOTAE_ + the name,
+    in any case), without importing pydantic-settings, which costs the cold ack ~100 ms.
+    Empty counts as unset: every use of these settings treats "" and None alike."""
+    if name not in ACK_SETTINGS:
+        raise KeyError(f"{name} is not a setting the ack reads")
+    wanted = (ENV_PREFIX + name).upper()
+    values = [value for key, value in os.environ.items() if key.upper() == wanted]
+    return values[-1] if values and values[-1] else None
+
+
+@dataclass(frozen=True)
+class SlackConnection:
+    """What the Bolt app needs to verify requests and call Slack."""
+
+    token: str
+    signing_secret: str
+    base_url: str | None = None  # a Web API base URL other than Slack's (tests, proxies)
+
+    @classmethod
+    def of(cls, secret_id: str | None, api_url: str | None) -> SlackConnection:
+        token, secret = slack_credentials(secret_id)
+        return cls(token, secret, api_url.rstrip("/") + "/" if api_url else None)
+
+    @classmethod
+    def from_environment(cls) -> SlackConnection:
+        """The Lambda's connection: only the ack's own settings are read."""
+        return cls.of(ack_setting("slack_secret_id"), ack_setting("slack_api_url"))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SlackConnection:
+        return cls.of(settings.slack_secret_id, settings.slack_api_url)
+
+
+def build_app(runtime: RuntimeSource, connection: SlackConnection | None = None) -> App:
+    """The Bolt app with every listener; ``runtime`` is called only by the lazy listeners."""
+    connection = connection or SlackConnection.from_environment()
+    client_args: dict[str, Any] = {"token": connection.token}
+    if connection.base_url:
+        client_args["base_url"] = connection.base_url
     app = App(
         client=WebClient(**client_args),
-        signing_secret=secret,
+        signing_secret=connection.signing_secret,
         process_before_response=True,  # Lambda: nothing may run after the response
         token_verification_enabled=False,  # no auth.test at cold start; the token is checked on use
     )

@@ -2,37 +2,58 @@
 
 Listeners ack within Slack's 3 seconds; the answer runs in a lazy listener, which Bolt's Lambda
 adapter starts by invoking this same function asynchronously (boto3's Lambda client, so the
-standard AWS_ENDPOINT_URL_LAMBDA can redirect it).
+standard AWS_ENDPOINT_URL_LAMBDA can redirect it). A cold start that only acks builds the Bolt
+app and nothing else: the runtime (settings, the core, idempotency, the answer log, channel
+profiles) is built by the first lazy listener that needs it.
 """
 
 from __future__ import annotations
 
+import sys
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 
 from bot.app import build_app
-from bot.runtime import BotRuntime
-from kotae.ops import metrics
-from kotae.settings import load_settings
+from bot.runtime import LazyRuntime
+
+if TYPE_CHECKING:
+    from bot.runtime import BotRuntime
+
+RUNTIME = LazyRuntime()
 
 
-@cache
 def runtime() -> BotRuntime:
-    return BotRuntime.from_settings(load_settings())
+    """The process's runtime, built on first use."""
+    return RUNTIME()
+
+
+def install_runtime(runtime: BotRuntime | None = None) -> None:
+    """Answer with this runtime from now on (tests install one built with fakes), or with None
+    build it from the environment again at its next use. The Bolt app is rebuilt too, from the
+    environment, at the next event."""
+    RUNTIME.install(runtime)
+    slack_handler.cache_clear()
 
 
 @cache
 def slack_handler() -> SlackRequestHandler:
-    return SlackRequestHandler(build_app(runtime()))
+    return SlackRequestHandler(build_app(RUNTIME))
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    # Lets Powertools expire an INPROGRESS answer record if this invocation times out, so
-    # Slack's retry is not locked out until the record's own expiry.
-    runtime().idempotency.register_lambda_context(context)
+    RUNTIME.enter(context)  # idempotency learns this invocation's remaining time (bot/runtime.py)
     try:
         return slack_handler().handle(event, context)
     finally:
+        flush_metrics()
+
+
+def flush_metrics() -> None:
+    """Print this invocation's EMF line. Only lazy listeners record metrics, and they import
+    kotae.ops.metrics to do it; an ack-only cold start does not import it (Powertools Metrics
+    and pydantic) just to find nothing to print."""
+    metrics = sys.modules.get("kotae.ops.metrics")
+    if metrics is not None:
         metrics.flush()

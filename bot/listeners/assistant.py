@@ -5,9 +5,10 @@ https://docs.slack.dev/reference/events/assistant_thread_started
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.runtime import BotRuntime
+if TYPE_CHECKING:
+    from bot.runtime import RuntimeSource
 
 SUGGESTED_PROMPTS = [
     {"title": "VPN from home", "message": "How do I connect to the VPN from home?"},
@@ -16,7 +17,7 @@ SUGGESTED_PROMPTS = [
 ]
 
 
-def register(app: Any, runtime: BotRuntime) -> None:
+def register(app: Any, runtime: RuntimeSource) -> None:
     def ack_event(ack: Any) -> None:
         ack()
 

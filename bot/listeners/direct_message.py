@@ -4,29 +4,49 @@ allows it (answer_followups). Messages that mention the bot are left to the app_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.answering import Question, answer_in_thread, thread_key
-from bot.runtime import BotRuntime
+from bot.middleware import questions_only, with_channel_profile
+
+if TYPE_CHECKING:
+    from bot.middleware import ProfileLookup
+    from bot.runtime import RuntimeSource
 
 
-def register(app: Any, runtime: BotRuntime) -> None:
+def is_follow_up(
+    event: dict[str, Any], bot_user_id: str | None, channel_profile: ProfileLookup, runtime: RuntimeSource
+) -> bool:
+    """A reply without the bot's mention, in a thread the bot answered, where the profile allows."""
+    from bot.questions import thread_key
+
+    thread_ts = event.get("thread_ts")
+    return bool(
+        thread_ts
+        and not (bot_user_id and f"<@{bot_user_id}>" in event.get("text", ""))
+        and channel_profile.get().answer_followups
+        and runtime().threads.known(thread_key(event["channel"], thread_ts))
+    )
+
+
+def register(app: Any, runtime: RuntimeSource) -> None:
     def ack_event(ack: Any) -> None:
         ack()
 
-    def answer(body: dict[str, Any], event: dict[str, Any], client: Any, context: Any) -> None:
-        if event.get("bot_id") or event.get("subtype"):
-            return  # edits, joins and bots' own messages are not questions
-        if event.get("channel_type") != "im":
-            bot_user = context.get("bot_user_id") if context else None
-            thread_ts = event.get("thread_ts")
-            if (
-                not thread_ts
-                or (bot_user and f"<@{bot_user}>" in event.get("text", ""))
-                or not runtime.profiles.for_channel(event["channel"]).answer_followups
-                or not runtime.threads.known(thread_key(event["channel"], thread_ts))
-            ):
-                return
-        answer_in_thread(client, runtime, Question.from_event(body, event))
+    def answer(
+        body: dict[str, Any],
+        event: dict[str, Any],
+        client: Any,
+        context: Any,
+        channel_profile: ProfileLookup,
+    ) -> None:
+        from bot.answering import answer_in_thread  # the answering code is the lazy listener's alone
+        from bot.questions import Question
 
-    app.event("message")(ack=ack_event, lazy=[answer])
+        if event.get("channel_type") == "im" or is_follow_up(
+            event, context.get("bot_user_id"), channel_profile, runtime
+        ):
+            answer_in_thread(client, runtime, Question.from_event(body, event), channel_profile)
+
+    app.event("message", middleware=[questions_only, with_channel_profile(runtime)])(
+        ack=ack_event, lazy=[answer]
+    )

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.runtime import BotRuntime
-from kotae.ops import metrics
-from kotae.ops.answer_log import feedback_record
+if TYPE_CHECKING:
+    from bot.runtime import RuntimeSource
 
 
-def register(app: Any, runtime: BotRuntime) -> None:
+def register(app: Any, runtime: RuntimeSource) -> None:
     def ack_click(ack: Any) -> None:
         ack()
 
     def record(body: dict[str, Any], action: dict[str, Any]) -> None:
+        from kotae.ops import metrics  # imported by the lazy listener only: the ack needs neither
+        from kotae.ops.answer_log import feedback_record
+
         value = "up" if action.get("action_id") == "feedback_up" else "down"
         user = (body.get("user") or {}).get("id")
         metrics.feedback(value)
-        runtime.log_sink.write(
+        runtime().log_sink.write(
             "feedback", feedback_record(str(action.get("value", ""))[:64], value, user_id=user)
         )
 

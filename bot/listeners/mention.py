@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.answering import Question, answer_in_thread
-from bot.runtime import BotRuntime
+from bot.middleware import questions_only, with_channel_profile
+
+if TYPE_CHECKING:
+    from bot.middleware import ProfileLookup
+    from bot.runtime import RuntimeSource
 
 
-def register(app: Any, runtime: BotRuntime) -> None:
+def register(app: Any, runtime: RuntimeSource) -> None:
     def ack_event(ack: Any) -> None:
         ack()
 
-    def answer(body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
-        if event.get("bot_id") or event.get("subtype") == "bot_message":
-            return
-        answer_in_thread(client, runtime, Question.from_event(body, event))
+    def answer(
+        body: dict[str, Any], event: dict[str, Any], client: Any, channel_profile: ProfileLookup
+    ) -> None:
+        from bot.answering import answer_in_thread  # the answering code is the lazy listener's alone
+        from bot.questions import Question
 
-    app.event("app_mention")(ack=ack_event, lazy=[answer])
+        answer_in_thread(client, runtime, Question.from_event(body, event), channel_profile)
+
+    app.event("app_mention", middleware=[questions_only, with_channel_profile(runtime)])(
+        ack=ack_event, lazy=[answer]
+    )

@@ -2,43 +2,23 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.answering import failure_reply, record_answer
-from bot.formatting import answer_blocks, escape
-from bot.runtime import BotRuntime
-from kotae.text import detect_language
+from bot.middleware import with_channel_profile
+
+if TYPE_CHECKING:
+    from bot.middleware import ProfileLookup
+    from bot.runtime import RuntimeSource
 
 
-def register(app: Any, runtime: BotRuntime) -> None:
+def register(app: Any, runtime: RuntimeSource) -> None:
     def ack_command(ack: Any) -> None:
         ack(response_type="ephemeral", text="Looking that up… / 調べています…")
 
-    def answer(command: dict[str, Any], respond: Any) -> None:
-        channel = command.get("channel_id", "")
-        try:
-            profile = runtime.profiles.for_channel(channel)
-            options = profile.ask_options()
-            result = runtime.kotae.pipeline.ask(command.get("text", ""), options=options)
-        except Exception as exc:  # a visible reply for every failure; detail to the log
-            text = failure_reply(exc, detect_language(command.get("text", "")), command=True)
-            respond(response_type="ephemeral", replace_original=True, text=text)
-            return
-        answer_id = uuid.uuid4().hex
-        respond(
-            response_type="ephemeral",
-            replace_original=True,
-            text=escape(result.text)[:3000],
-            blocks=answer_blocks(result, answer_id),
-        )
-        record_answer(
-            runtime,
-            result,
-            answer_id,
-            team_id=command.get("team_id"),
-            channel_id=channel,
-            user_id=command.get("user_id"),
-        )
+    def answer(command: dict[str, Any], respond: Any, channel_profile: ProfileLookup) -> None:
+        from bot.answering import answer_privately  # the answering code is the lazy listener's alone
+        from bot.questions import Question
 
-    app.command("/kotae")(ack=ack_command, lazy=[answer])
+        answer_privately(respond, runtime, Question.from_command(command), channel_profile)
+
+    app.command("/kotae", middleware=[with_channel_profile(runtime)])(ack=ack_command, lazy=[answer])

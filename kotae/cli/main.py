@@ -6,6 +6,8 @@ import json
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterable
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +17,7 @@ from rich.table import Table
 
 from kotae.cli.console import State, err, make_kotae, out, progress_bar, settings
 from kotae.cli.evaluate import eval_answers
-from kotae.cli.ops import athena_app, load, prompts_app
+from kotae.cli.ops import athena_app, doctor, load, prompts_app
 from kotae.errors import ConfigError, InputError, KotaeError, StoreError
 
 app = typer.Typer(help="kotae (答え): answers from your team's own knowledge.", no_args_is_help=True)
@@ -25,6 +27,7 @@ eval_app.command("answers")(eval_answers)
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(athena_app, name="athena")
 app.command("load")(load)
+app.command("doctor")(doctor)
 
 
 @app.callback()
@@ -191,62 +194,22 @@ def reindex(
 ) -> None:
     """Build a new index with the current settings (e.g. new embedding dimensions), fill it
     from the table, then switch to it: the OpenSearch alias moves atomically; the SQLite file is
-    replaced in one rename."""
+    replaced in one rename. Nothing switches if any item failed."""
     from kotae.indexing.indexer import Indexer
 
     kotae = make_kotae()
-    store = kotae.store
-    if hasattr(store, "reindex"):
-        dimensions = kotae.embedder.dimensions if kotae.embedder else kotae.settings.embedding_dimensions
+    dimensions = kotae.embedder.dimensions if kotae.embedder else kotae.settings.embedding_dimensions
 
-        def fill(target: Any) -> None:
-            report = _table_scan(kotae, table, segments, Indexer(kotae.renderer, target, kotae.embedder))
-            _report(report)
-            if report.failed:
-                raise StoreError(
-                    "reindex stopped before switching: some items failed (above); the alias is unchanged"
-                )
+    def fill(target: Any) -> None:
+        report = _table_scan(kotae, table, segments, Indexer(kotae.renderer, target, kotae.embedder))
+        _report(report)
+        if report.failed:
+            raise StoreError(
+                "reindex stopped before switching: some items failed (above); the index in use is unchanged"
+            )
 
-        name = store.reindex(dimensions, fill)
-        out.print(f"alias {kotae.settings.opensearch_index} now points at {name}")
-        return
-    from kotae.providers.sqlite_store import SQLiteStore
-
-    path = kotae.settings.store_path
-    fresh_path = path.with_name(path.name + ".reindex")
-    for leftover in fresh_path.parent.glob(fresh_path.name + "*"):
-        leftover.unlink()
-    fresh = SQLiteStore(fresh_path)
-    report = _table_scan(kotae, table, segments, Indexer(kotae.renderer, fresh, kotae.embedder))
-    _report(report)
-    fresh.close()
-    if report.failed:
-        raise StoreError(f"reindex stopped before switching: some items failed (above); {path} is unchanged")
-    store.close()
-    fresh_path.replace(path)
-    for stale in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        stale.unlink(missing_ok=True)
-    out.print(f"{path} rebuilt")
-
-
-@app.command()
-def slack() -> None:
-    """Run the Slack bot locally over Socket Mode (SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)."""
-    import os
-
-    app_token = os.environ.get("SLACK_APP_TOKEN")
-    if not app_token:
-        raise ConfigError("SLACK_APP_TOKEN (xapp-…) must be set for Socket Mode; see README 'Slack bot'")
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    from bot.app import build_app
-    from bot.runtime import BotRuntime
-
-    # EMF metrics are for CloudWatch; on a laptop they would only clutter the terminal.
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    bolt = build_app(BotRuntime.from_settings(settings()))
-    out.print("kotae is listening over Socket Mode; Ctrl-C stops it")
-    SocketModeHandler(bolt, app_token).start()
+    kotae.store.reindex(dimensions, fill, report=lambda line: out.print(escape(line)))
+    kotae.close()
 
 
 @eval_app.command("retrieval")
@@ -294,6 +257,50 @@ def eval_retrieval(
         f"{directory}: {result['queries']} queries, mode {result['mode']}, embedder {result['embedder']}\n"
         f"nDCG@{k} {result[f'ndcg@{k}']:.3f} · Recall@{k} {result[f'recall@{k}']:.3f} · MRR@{k} {result[f'mrr@{k}']:.3f}"
     )
+
+
+COMMANDS_GROUP = "kotae.commands"
+"""Entry-point group through which other packages add commands (the bot adds `kotae slack`)."""
+
+
+def add_plugin_commands(cli: typer.Typer, entries: Iterable[EntryPoint] | None = None) -> None:
+    """Register each installed plugin command on the CLI under its entry point's name.
+
+    A plugin that cannot be loaded (a missing dependency, an error at import), is not callable,
+    or takes a name already in use is skipped with a one-line warning: the rest of the CLI works."""
+    taken = _command_names(cli)
+    for entry in entry_points(group=COMMANDS_GROUP) if entries is None else entries:
+        try:
+            command = entry.load()
+        except Exception as exc:  # any failure inside a plugin's import is the plugin's, not ours
+            _plugin_warning(entry, f"{type(exc).__name__}: {exc}".splitlines()[0])
+            continue
+        if not callable(command):
+            _plugin_warning(entry, "it is not a function")
+        elif entry.name in taken:
+            _plugin_warning(entry, "a command of that name exists")
+        else:
+            cli.command(entry.name)(command)
+            taken.add(entry.name)
+
+
+def _command_names(cli: typer.Typer) -> set[str]:
+    """The names the CLI already answers to (Typer names a command after its function)."""
+    names = {
+        c.name or (c.callback.__name__.replace("_", "-") if c.callback else "")
+        for c in cli.registered_commands
+    }
+    return names | {group.name for group in cli.registered_groups if group.name}
+
+
+def _plugin_warning(entry: EntryPoint, reason: str) -> None:
+    err.print(
+        f"[yellow]warning[/]: plugin command '{escape(entry.name)}' ({escape(entry.value)}) "
+        f"is unavailable: {escape(reason)}"
+    )
+
+
+add_plugin_commands(app)
 
 
 def main() -> None:

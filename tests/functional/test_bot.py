@@ -11,7 +11,12 @@ from slack_sdk.signature import SignatureVerifier
 
 import kotae.aws
 from bot import handler as bot_handler
+from bot.runtime import BotRuntime
+from kotae.app import Kotae
+from kotae.errors import ProviderThrottled, ProviderUnavailable, StoreError
+from kotae.settings import load_settings
 from tests.conftest import SAMPLES
+from tests.fakes import FailingSink, FakeGenerator, UnavailablePersistence
 from tests.standins.slack import lambda_api, slack_api
 
 SECRET = "test-signing-secret"
@@ -21,7 +26,7 @@ SECRET = "test-signing-secret"
 class Context:
     function_name: str = "kotae-bot"
     invoked_function_arn: str = "arn:aws:lambda:ap-northeast-1:123456789012:function:kotae-bot"
-    aws_request_id: str = "r"
+    aws_request_id: str = "ack"
 
     def get_remaining_time_in_millis(self) -> int:
         return 60_000
@@ -60,28 +65,41 @@ def mention(text: str, event_id: str = "Ev1", **extra) -> str:
     return json.dumps({"type": "event_callback", "team_id": "T1", "event_id": event_id, "event": event})
 
 
+def lazy_invocation(payload: dict) -> dict:
+    """What Lambda runs when Bolt invokes the function for a lazy listener."""
+    return bot_handler.handler(payload, Context(aws_request_id="lazy"))
+
+
 @pytest.fixture
 def bot(monkeypatch, tmp_path):
-    from kotae.app import Kotae
     from kotae.indexing.loader import read_items
-    from kotae.settings import load_settings
 
     app = Kotae(load_settings())
     app.indexer.index_many([(item, None) for _, item in read_items(SAMPLES / "knowledge.jsonl")])
     app.close()
-    with slack_api() as slack, lambda_api(lambda payload: bot_handler.handler(payload, Context())) as lam:
+    with slack_api() as slack, lambda_api(lazy_invocation) as lam:
         monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
         monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
         monkeypatch.setenv("KOTAE_SLACK_API_URL", slack.url)
         monkeypatch.setenv("KOTAE_SLACK_STREAMING", "false")  # post-then-update; streaming has its own tests
         monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", lam.url)
-        bot_handler.slack_handler.cache_clear()
-        bot_handler.runtime.cache_clear()
+        bot_handler.install_runtime(None)
         kotae.aws.client.cache_clear()
         yield slack, lam
         lam.wait()
-        bot_handler.slack_handler.cache_clear()
-        bot_handler.runtime.cache_clear()
+        bot_handler.install_runtime(None)
+
+
+def use_runtime(**parts) -> BotRuntime:
+    """Answer with a runtime built from the environment, except for these parts (fakes)."""
+    runtime = BotRuntime.from_settings(load_settings(), **parts)
+    bot_handler.install_runtime(runtime)
+    return runtime
+
+
+def use_generator(generator) -> BotRuntime:
+    """Answer with the real core around this generator."""
+    return use_runtime(kotae=Kotae(load_settings(), generator=generator))
 
 
 def use_profiles(monkeypatch, tmp_path, content: dict | str) -> None:
@@ -89,8 +107,7 @@ def use_profiles(monkeypatch, tmp_path, content: dict | str) -> None:
     profiles = tmp_path / "profiles.json"
     profiles.write_text(content if isinstance(content, str) else json.dumps(content))
     monkeypatch.setenv("KOTAE_CHANNEL_PROFILES", str(profiles))
-    bot_handler.slack_handler.cache_clear()
-    bot_handler.runtime.cache_clear()
+    bot_handler.install_runtime(None)
 
 
 def slash_command(slack, text: str, response_path: str) -> dict:
@@ -141,21 +158,9 @@ def test_retries_and_duplicate_deliveries_never_answer_twice(bot) -> None:
     assert len(slack.called("chat.postMessage")) == 1
 
 
-def test_a_failed_first_attempt_is_answered_on_retry(bot, monkeypatch) -> None:
+def test_a_failed_first_attempt_is_answered_on_retry(bot) -> None:
     slack, lam = bot
-    from kotae.answer.pipeline import AnswerPipeline
-    from kotae.errors import ProviderThrottled
-
-    real = AnswerPipeline.ask_stream
-    calls = {"n": 0}
-
-    def flaky(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise ProviderThrottled("Bedrock throttled")
-        yield from real(self, *args, **kwargs)
-
-    monkeypatch.setattr(AnswerPipeline, "ask_stream", flaky)
+    use_generator(FakeGenerator().enqueue(ProviderThrottled("Bedrock throttled")))
     deliver(lam, mention("VPN?", event_id="Ev5"))
     [failed] = slack.called("chat.update")
     assert (
@@ -165,26 +170,23 @@ def test_a_failed_first_attempt_is_answered_on_retry(bot, monkeypatch) -> None:
     assert len(slack.called("chat.update")) == 2 and "*Sources*" in json.dumps(slack.called("chat.update")[1])
 
 
-def test_a_delivery_that_arrives_while_the_first_is_answering_is_ignored(bot, monkeypatch, caplog) -> None:
+def test_a_delivery_that_arrives_while_the_first_is_answering_is_ignored(bot, caplog) -> None:
     # GIVEN a second delivery of the event arrives while the first is still answering
     slack, lam = bot
     from slack_sdk import WebClient
 
-    from bot.answering import Question, answer_in_thread
-    from kotae.answer.pipeline import AnswerPipeline
+    from bot.answering import answer_in_thread
+    from bot.middleware import ProfileLookup
+    from bot.profiles import ChannelProfile
+    from bot.questions import Question
 
-    real = AnswerPipeline.ask_stream
     second = Question("Ev8", "T1", "C1", "U1", "1700000000.000100", "VPN?")
-
-    def slow(self, *args, **kwargs):
-        if not getattr(slow, "entered", False):
-            slow.entered = True
-            answer_in_thread(
-                WebClient(token="xoxb-test", base_url=slack.url + "/"), bot_handler.runtime(), second
-            )
-        yield from real(self, *args, **kwargs)
-
-    monkeypatch.setattr(AnswerPipeline, "ask_stream", slow)
+    client = WebClient(token="xoxb-test", base_url=slack.url + "/")
+    use_generator(
+        FakeGenerator().during_next(
+            lambda: answer_in_thread(client, bot_handler.runtime, second, ProfileLookup(ChannelProfile()))
+        )
+    )
     # WHEN the first delivery is answered
     deliver(lam, mention("VPN?", event_id="Ev8"))
     # THEN there is one placeholder and one answer; the second delivery was logged and dropped
@@ -192,15 +194,10 @@ def test_a_delivery_that_arrives_while_the_first_is_answering_is_ignored(bot, mo
     assert any(r.message == "duplicate delivery ignored" for r in caplog.records)
 
 
-def test_a_failing_dedupe_table_is_a_visible_error_not_silence(bot, monkeypatch) -> None:
+def test_a_failing_dedupe_table_is_a_visible_error_not_silence(bot) -> None:
     # GIVEN the idempotency store cannot be written (e.g. DynamoDB unavailable)
     slack, lam = bot
-    from bot.idempotency import SQLitePersistenceLayer
-
-    def down(self, data_record):
-        raise ConnectionError("dynamodb unreachable")
-
-    monkeypatch.setattr(SQLitePersistenceLayer, "_put_record", down)
+    use_runtime(persistence=UnavailablePersistence(ConnectionError("dynamodb unreachable")))
     # WHEN a mention arrives
     deliver(lam, mention("VPN?", event_id="Ev6"))
     # THEN the thread gets an error with a reference, and no answer was attempted
@@ -210,24 +207,18 @@ def test_a_failing_dedupe_table_is_a_visible_error_not_silence(bot, monkeypatch)
     assert slack.called("chat.update") == []
 
 
-def test_a_failing_answer_log_keeps_the_answer_and_a_retry_does_not_repeat_it(
-    bot, monkeypatch, caplog
-) -> None:
+def test_a_failing_answer_log_keeps_the_answer_and_a_retry_does_not_repeat_it(bot, caplog) -> None:
     # GIVEN the answer log cannot be written
     slack, lam = bot
-    from kotae.errors import StoreError
-    from kotae.ops.answer_log import LocalSink
-
-    def down(self, kind, record):
-        raise StoreError("s3 unavailable")
-
-    monkeypatch.setattr(LocalSink, "write", down)
+    sink = FailingSink(StoreError("s3 unavailable"))
+    use_runtime(log_sink=sink)
     # WHEN a mention is answered and Slack then retries it
     deliver(lam, mention("VPN?", event_id="Ev7"))
     deliver(lam, mention("VPN?", event_id="Ev7"), retry=1)
     # THEN the one answer stands and the failure is in the log
     [update] = slack.called("chat.update")
     assert "*Sources*" in json.dumps(update)
+    assert [kind for kind, _ in sink.attempts] == ["answers"]
     assert any(r.message == "answer bookkeeping failed" for r in caplog.records)
 
 
@@ -255,6 +246,96 @@ def test_bot_messages_are_ignored(bot) -> None:
     slack, lam = bot
     deliver(lam, mention("VPN?", event_id="Ev7", bot_id="B1"))
     assert not [name for name, _ in slack.calls if name.startswith("chat.")]
+    assert lam.invocations == []  # dropped in the ack: no lazy invocation was started
+
+
+def test_the_ack_builds_no_runtime_and_the_answering_invocation_registers_its_context(
+    bot, monkeypatch
+) -> None:
+    # GIVEN a cold bot whose lazy invocations are only recorded, not run
+    slack, _lam = bot
+    with lambda_api(lambda payload: None) as held:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", held.url)
+        bot_handler.install_runtime(None)
+        # WHEN a mention is acked
+        response = bot_handler.handler(api_gateway_event(mention("VPN?", event_id="EvL1")), Context())
+        held.wait()
+    # THEN the ack built nothing of the runtime
+    assert response["statusCode"] == 200 and not bot_handler.RUNTIME.built
+    # AND WHEN Lambda runs the lazy invocation, it answers with the runtime built there,
+    # whose idempotency config knows that invocation's remaining time
+    [payload] = held.invocations
+    assert lazy_invocation(payload)["statusCode"] == 200
+    assert bot_handler.runtime().idempotency.lambda_context.aws_request_id == "lazy"
+    assert len(slack.called("chat.update")) == 1
+
+
+ACK_PROCESS = """
+import json, sys, time
+from slack_sdk.signature import SignatureVerifier
+body = sys.argv[1]
+ts = str(int(time.time()))
+headers = {"content-type": "application/json", "x-slack-request-timestamp": ts,
+           "x-slack-signature": SignatureVerifier(sys.argv[2]).generate_signature(timestamp=ts, body=body)}
+class Context:
+    function_name = "kotae-bot"; aws_request_id = "ack"
+    invoked_function_arn = "arn:aws:lambda:ap-northeast-1:123456789012:function:kotae-bot"
+from bot.handler import handler
+response = handler({"requestContext": {"http": {"method": "POST"}}, "headers": headers, "body": body,
+                    "isBase64Encoded": False}, Context())
+print(json.dumps({"status": response["statusCode"], "modules": sorted(sys.modules)}))
+"""
+
+
+def test_a_cold_ack_imports_nothing_only_the_answer_needs(bot) -> None:
+    # GIVEN a fresh process, as in a Lambda cold start
+    import os
+    import subprocess
+    import sys
+
+    with lambda_api(lambda payload: None) as held:
+        env = {**os.environ, "AWS_ENDPOINT_URL_LAMBDA": held.url, "PYTHONPATH": str(SAMPLES.parent)}
+        # WHEN it acks one signed mention
+        done = subprocess.run(
+            [sys.executable, "-c", ACK_PROCESS, mention("VPN?", event_id="EvC1"), SECRET],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    # THEN it acked and started the lazy invocation without loading settings, pydantic,
+    # Powertools (idempotency, metrics, logging) or the answering code
+    assert result["status"] == 200 and len(held.invocations) == 1
+    heavy = ("pydantic", "pydantic_settings", "aws_lambda_powertools", "kotae.settings", "bot.answering")
+    assert [m for m in result["modules"] if m.startswith(heavy)] == []
+
+
+@pytest.mark.parametrize(
+    ("ask", "reply_path"),
+    [
+        pytest.param(
+            lambda slack: api_gateway_event(mention("VPN?", event_id="EvB1")),
+            "chat.postMessage",
+            id="mention",
+        ),
+        pytest.param(lambda slack: slash_command(slack, "VPN?", "response/bad"), "response/bad", id="slash"),
+    ],
+)
+def test_settings_the_answer_cannot_use_are_a_visible_error(bot, monkeypatch, ask, reply_path) -> None:
+    # GIVEN a setting that does not validate (the ack does not read it)
+    slack, lam = bot
+    monkeypatch.setenv("KOTAE_TOP_K", "many")
+    bot_handler.install_runtime(None)
+    # WHEN a question arrives
+    response = bot_handler.handler(ask(slack), Context())
+    lam.wait()
+    # THEN it was acked, and the asker sees that kotae is misconfigured, with a reference
+    assert response["statusCode"] == 200 and lam.errors == []
+    [reply] = slack.called(reply_path)
+    assert "not configured correctly" in reply["text"] and "ref " in reply["text"]
+    assert "KOTAE_TOP_K" not in reply["text"]
 
 
 def test_empty_and_oversized_questions_get_a_visible_error(bot) -> None:
@@ -300,11 +381,8 @@ def emf(capsys) -> dict:
     return totals
 
 
-def test_answers_errors_and_feedback_are_counted_in_emf(bot, monkeypatch, capsys) -> None:
+def test_answers_errors_and_feedback_are_counted_in_emf(bot, capsys) -> None:
     _slack, lam = bot
-    from kotae.answer.pipeline import AnswerPipeline
-    from kotae.errors import ProviderThrottled
-
     capsys.readouterr()
     deliver(lam, mention("How do I connect to the VPN from home?", event_id="EvM1"))
     deliver(lam, mention("What is the cafeteria menu on Mars?", event_id="EvM2"))
@@ -312,11 +390,7 @@ def test_answers_errors_and_feedback_are_counted_in_emf(bot, monkeypatch, capsys
     assert counted["Answers"] == 2 and counted["Refusals"] == 1 and "AnswerErrors" not in counted
     assert counted["Latency.retrieve"] > 0
 
-    def down(self, *args, **kwargs):
-        raise ProviderThrottled("Bedrock throttled")
-        yield  # pragma: no cover
-
-    monkeypatch.setattr(AnswerPipeline, "ask_stream", down)
+    use_generator(FakeGenerator().enqueue(ProviderThrottled("Bedrock throttled")))
     deliver(lam, mention("VPN?", event_id="EvM3"))
     assert emf(capsys)["AnswerErrors"] == 1
 
@@ -371,28 +445,32 @@ def test_a_restricted_scope_never_appears_in_another_channels_answer(bot, monkey
     assert salary_bands in hr
 
 
+class ModelRecordingKotae(Kotae):
+    """The real core, noting each model an answer asks for other than the configured one."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.models_asked: list[str] = []
+
+    def generator_for(self, model_id: str):
+        self.models_asked.append(model_id)
+        return super().generator_for(model_id)
+
+
 def test_a_channel_profile_chooses_prompt_version_and_model(bot, monkeypatch, tmp_path) -> None:
     # GIVEN a channel whose profile names prompt v2 and another model
     slack, lam = bot
-    from kotae.answer.pipeline import AnswerPipeline
-
     profile = {"scopes": ["public"], "prompt_version": "v2", "model_id": "jp.anthropic.claude-sonnet-4-5"}
     use_profiles(monkeypatch, tmp_path, {"channels": {"CV2": profile}})
-    seen = []
-    real = AnswerPipeline.ask_stream
-
-    def spy(self, question, *, history=(), options=None):
-        seen.append(options)
-        yield from real(self, question, history=history, options=options)
-
-    monkeypatch.setattr(AnswerPipeline, "ask_stream", spy)
+    core = ModelRecordingKotae(load_settings())
+    use_runtime(kotae=core)
     # WHEN that channel and another one ask
     deliver(lam, mention("How do I connect to the VPN from home?", event_id="EvV1", channel="CV2"))
     deliver(lam, mention("How do I connect to the VPN from home?", event_id="EvV2"))
-    # THEN the pipeline got the profile's choices for that channel only, and the answer says v2
-    assert (seen[0].prompt_version, seen[0].model_id) == ("v2", "jp.anthropic.claude-sonnet-4-5")
-    assert (seen[1].prompt_version, seen[1].model_id) == (None, None)
-    assert "v2" in json.dumps(slack.called("chat.update")[0])
+    # THEN the profile's model was asked for in that channel only, and only its answer says v2
+    assert core.models_asked == ["jp.anthropic.claude-sonnet-4-5"]
+    v2, default = (json.dumps(u, ensure_ascii=False) for u in slack.called("chat.update"))
+    assert "/v2 ·" in v2 and "/v1 ·" in default
 
 
 def test_a_broken_profile_file_is_a_visible_error(bot, monkeypatch, tmp_path) -> None:
@@ -496,8 +574,7 @@ def test_assistant_thread_start_suggests_prompts_and_dm_answers_show_a_status(bo
 @pytest.fixture
 def streaming(bot, monkeypatch):
     monkeypatch.setenv("KOTAE_SLACK_STREAMING", "true")
-    bot_handler.slack_handler.cache_clear()
-    bot_handler.runtime.cache_clear()
+    bot_handler.install_runtime(None)
     return bot
 
 
@@ -527,15 +604,8 @@ def test_a_refusal_is_streamed_as_the_not_found_message(streaming) -> None:
     assert "couldn't find" in stop["markdown_text"]
 
 
-def test_an_error_while_streaming_ends_the_stream_visibly(streaming, monkeypatch) -> None:
-    from kotae.answer.pipeline import AnswerPipeline
-    from kotae.errors import ProviderUnavailable
-
-    def broken(self, *args, **kwargs):
-        raise ProviderUnavailable("Bedrock is down")
-        yield  # pragma: no cover
-
-    monkeypatch.setattr(AnswerPipeline, "ask_stream", broken)
+def test_an_error_while_streaming_ends_the_stream_visibly(streaming) -> None:
+    use_generator(FakeGenerator().enqueue(ProviderUnavailable("Bedrock is down")))
     slack, lam = streaming
     deliver(lam, mention("VPN?", event_id="EvS3"))
     [stop] = slack.called("chat.stopStream")
