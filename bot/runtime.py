@@ -69,14 +69,19 @@ class BotRuntime:
 
 
 def answer_log_for(settings: Settings) -> LogSink:
-    """S3 when KOTAE_ANSWER_LOG_BUCKET is set, else JSONL files under the data directory."""
+    """S3 when KOTAE_ANSWER_LOG_BUCKET is set, else JSONL files under the data directory; the
+    question text masked or dropped as KOTAE_LOG_TEXT says."""
     from kotae.ops.answer_log import LocalSink, S3Sink
+    from kotae.ops.redaction import RedactingSink
 
+    sink: LogSink
     if settings.answer_log_bucket:
         from kotae.aws import client
 
-        return S3Sink(client("s3", settings.aws_region), settings.answer_log_bucket)
-    return LocalSink(settings.data_dir / "logs")
+        sink = S3Sink(client("s3", settings.aws_region), settings.answer_log_bucket)
+    else:
+        sink = LocalSink(settings.data_dir / "logs")
+    return RedactingSink(sink, settings.log_text) if settings.log_text != "off" else sink
 
 
 def runtime_from_environment() -> BotRuntime:

@@ -632,3 +632,17 @@ def test_slash_command_errors_are_private_and_carry_a_reference(bot, capsys) -> 
         and "(ref " in reply["text"]
     )
     assert emf(capsys)["AnswerErrors"] == 1
+
+
+def test_kotae_log_text_mask_keeps_personal_data_out_of_the_answer_log(bot, monkeypatch, tmp_path) -> None:
+    # GIVEN the operator asks for masking
+    monkeypatch.setenv("KOTAE_LOG_TEXT", "mask")
+    bot_handler.install_runtime(None)
+    slack, lam = bot
+    # WHEN someone asks with an e-mail address and an employee number in the question
+    deliver(lam, mention("VPN from home for taro@hoshizora.example, employee 12345678?"))
+    # THEN the answer is given, and the logged question has neither
+    assert len(slack.called("chat.update")) == 1
+    logs = list((tmp_path / "data" / "logs" / "answers").glob("dt=*/answers.jsonl"))
+    [record] = [json.loads(line) for line in logs[0].read_text().splitlines()]
+    assert record["question"] == "VPN from home for [email], employee [number]?"
