@@ -9,6 +9,12 @@ _TEXTS = {
         "ja": "この場所で参照できるナレッジには該当する情報が見つからなかったため、推測での回答は控えます。"
         "言い回しを変えるか、担当チームに確認してください。",
     },
+    "guardrail_blocked": {
+        "en": "I can't help with that request here: it was stopped by this workspace's content policy. "
+        "Please rephrase it, or ask the team that owns the topic.",
+        "ja": "このワークスペースのコンテンツポリシーにより、このご質問にはお答えできません。"
+        "言い回しを変えるか、担当チームに確認してください。",
+    },
     "extractive_intro": {
         "en": "No language model is configured (KOTAE_GENERATOR=extractive), so here are the most relevant "
         "entries from the knowledge base:",

@@ -151,6 +151,8 @@ class Answer(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     hits: list[SearchHit] = Field(default_factory=list)
     found: bool = True
+    # A Bedrock guardrail stopped the question or the answer; text is kotae's polite message.
+    blocked: bool = False
     prompt_task: str
     prompt_version: str
     model_id: str

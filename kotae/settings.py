@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     model_prices: Path | None = None  # USD per 1k tokens per model for the Athena cost query
     judge_model_id: str | None = None  # `kotae eval answers` judge; the generation model when unset
     max_output_tokens: int = Field(default=1024, ge=16, le=8192)
+    # An Amazon Bedrock guardrail applied to every Converse call (both or neither; the version is
+    # a number or DRAFT). https://docs.aws.amazon.com/bedrock/latest/userguide/guardrails-use-converse-api.html
+    guardrail_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9:/._-]{1,2048}$")
+    guardrail_version: str | None = Field(default=None, pattern=r"^([1-9][0-9]{0,7}|DRAFT)$")
     temperature: float = Field(default=0.0, ge=0.0, le=1.0)
 
     # OpenSearch (production store).
@@ -109,6 +113,20 @@ class Settings(BaseSettings):
         if chunk is not None and value >= chunk:
             raise ValueError("must be smaller than KOTAE_CHUNK_CHARS")
         return value
+
+    @field_validator("guardrail_version")
+    @classmethod
+    def _guardrail_pair(cls, value: str | None, info: Any) -> str | None:
+        if (value is None) != (info.data.get("guardrail_id") is None):
+            raise ValueError("KOTAE_GUARDRAIL_ID and KOTAE_GUARDRAIL_VERSION are set together or not at all")
+        return value
+
+    @property
+    def guardrail(self) -> dict[str, str] | None:
+        """Converse's guardrailConfig identity, or None without a guardrail."""
+        if self.guardrail_id is None or self.guardrail_version is None:
+            return None
+        return {"guardrailIdentifier": self.guardrail_id, "guardrailVersion": self.guardrail_version}
 
     @property
     def store_path(self) -> Path:

@@ -153,6 +153,7 @@ class Context:
         *,
         found: bool,
         model_id: str,
+        blocked: bool = False,
         citations: Sequence[Citation] = (),
         usage: Usage | None = None,
     ) -> Answer:
@@ -163,6 +164,7 @@ class Context:
             citations=list(citations),
             hits=self.hits,
             found=found,
+            blocked=blocked,
             prompt_task=self.prompt_task,
             prompt_version=self.prompt_version,
             model_id=model_id,

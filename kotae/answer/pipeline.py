@@ -32,6 +32,7 @@ from kotae.templates import escape_markup
 from kotae.text import detect_language
 
 NO_ANSWER = "<no_answer/>"
+GUARDRAIL_INTERVENED = "guardrail_intervened"  # Converse stopReason when a guardrail blocked
 _CITATION = re.compile(r"\[(S\d+)\]")
 
 
@@ -200,6 +201,14 @@ def _without_marker(stream: Iterable[str | Generation]) -> PyGenerator[str, None
 def _final_answer(generation: Generation, context: Context) -> Answer:
     """The model's text with the sources it cites, or not-found when it refused or said nothing."""
     text = generation.text.strip()
+    if generation.stop_reason == GUARDRAIL_INTERVENED:
+        return context.answer(
+            messages.text("guardrail_blocked", context.lang),
+            found=False,
+            blocked=True,
+            model_id=generation.model_id,
+            usage=generation.usage,
+        )
     if not text or text.startswith(NO_ANSWER):
         text, found, citations = messages.text("not_found", context.lang), False, []
     else:

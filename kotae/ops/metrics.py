@@ -38,7 +38,9 @@ def answered(answer: Answer) -> None:
     """One answer delivered: counted as a refusal when nothing was found, with its latency per
     stage and its tokens."""
     _count("Answers")
-    if not answer.found:
+    if answer.blocked:
+        _count("GuardrailBlocked")
+    elif not answer.found:
         _count("Refusals")
     for stage, ms in answer.timings_ms.items():
         _add(f"Latency.{stage}", MetricUnit.Milliseconds, ms)

@@ -75,6 +75,7 @@ def _bedrock(settings: Settings) -> Generator:
         model_id=settings.generation_model_id,
         max_tokens=settings.max_output_tokens,
         temperature=settings.temperature,
+        guardrail=settings.guardrail,
     )
 
 

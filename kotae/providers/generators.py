@@ -71,13 +71,22 @@ class BedrockGenerator:
     uses_llm: ClassVar[bool] = True
 
     def __init__(
-        self, client: Any, *, model_id: str, max_tokens: int = 1024, temperature: float = 0.0
+        self,
+        client: Any,
+        *,
+        model_id: str,
+        max_tokens: int = 1024,
+        temperature: float = 0.0,
+        guardrail: dict[str, str] | None = None,
     ) -> None:
         self._client = client
         self.model_id = model_id
         self._inference = {"maxTokens": max_tokens, "temperature": temperature}
+        self._guardrail = guardrail
 
-    def _request(self, system: str, messages_: Sequence[dict[str, str]]) -> dict[str, Any]:
+    def _request(
+        self, system: str, messages_: Sequence[dict[str, str]], *, stream: bool = False
+    ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "modelId": self.model_id,
             "messages": _converse_messages(messages_),
@@ -85,6 +94,12 @@ class BedrockGenerator:
         }
         if system:
             request["system"] = [{"text": system}]
+        if self._guardrail:
+            # Streaming in sync mode: every chunk is checked before it is sent, so nothing the
+            # guardrail would block reaches Slack first. A block ends with stopReason
+            # "guardrail_intervened", which the pipeline turns into a polite message.
+            config = {**self._guardrail, "trace": "disabled"}
+            request["guardrailConfig"] = {**config, "streamProcessingMode": "sync"} if stream else config
         return request
 
     def generate(
@@ -115,7 +130,7 @@ class BedrockGenerator:
         usage = Usage()
         stop_reason = None
         try:
-            response = self._client.converse_stream(**self._request(system, messages_))
+            response = self._client.converse_stream(**self._request(system, messages_, stream=True))
             for event in response["stream"]:
                 if "contentBlockDelta" in event:
                     delta = event["contentBlockDelta"].get("delta", {}).get("text", "")

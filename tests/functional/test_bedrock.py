@@ -158,3 +158,70 @@ def test_a_channel_model_is_built_once_and_used_for_its_answers(bedrock, monkeyp
     # THEN Converse got that model twice, then the configured one, and the generator was built once
     assert [c["modelId"] for c in bedrock.calls("converse-stream")] == [other, other, MODEL]
     assert app.generator_for(other) is app.generator_for(other)
+
+
+GUARDRAIL = {"guardrailIdentifier": "gr-abc123", "guardrailVersion": "3"}
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["converse", "converse-stream"])
+def test_a_guardrail_goes_into_every_call_and_a_block_is_reported(bedrock, streaming: bool) -> None:
+    bedrock.guardrail_blocks = ("salary of",)
+    generator = BedrockGenerator(runtime_client(bedrock.url), model_id=MODEL, guardrail=GUARDRAIL)
+    ask = [{"role": "user", "text": "What is the salary of Taro?"}]
+    if streaming:
+        *_, final = list(generator.stream("", ask, context=CONTEXT))
+        sent = bedrock.calls("converse-stream")[0]
+        assert sent["guardrailConfig"] == {**GUARDRAIL, "trace": "disabled", "streamProcessingMode": "sync"}
+    else:
+        final = generator.generate("", ask, context=CONTEXT)
+        assert bedrock.calls("converse")[0]["guardrailConfig"] == {**GUARDRAIL, "trace": "disabled"}
+    assert final.stop_reason == "guardrail_intervened"
+
+
+def test_without_a_guardrail_no_config_is_sent(bedrock) -> None:
+    BedrockGenerator(runtime_client(bedrock.url), model_id=MODEL).generate(
+        "", [{"role": "user", "text": "hi"}], context=CONTEXT
+    )
+    assert "guardrailConfig" not in bedrock.calls("converse")[0]
+
+
+def test_a_blocked_answer_is_a_polite_message_counted_in_metrics(bedrock, make_kotae, capsys, monkeypatch) -> None:
+    from kotae.ops import metrics
+    from tests.conftest import faq
+
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "kotae")
+    bedrock.guardrail_blocks = ("salary",)
+    generator = BedrockGenerator(runtime_client(bedrock.url), model_id=MODEL, guardrail=GUARDRAIL)
+    kotae = make_kotae(generator=generator, min_relevance=0.0)
+    kotae.indexer.index(faq("pay", "When is salary paid?", "On the 25th."))
+    answer = kotae.pipeline.ask("When is salary paid?")
+    assert answer.blocked and not answer.found and answer.citations == []
+    assert "content policy" in answer.text
+    ja = kotae.pipeline.ask("給料 salary はいつ？")
+    assert "コンテンツポリシー" in ja.text
+    metrics.answered(answer)
+    metrics.flush()
+    assert '"GuardrailBlocked"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("env", "ok"),
+    [({"KOTAE_GUARDRAIL_ID": "gr-1", "KOTAE_GUARDRAIL_VERSION": "2"}, True),
+     ({"KOTAE_GUARDRAIL_ID": "gr-1", "KOTAE_GUARDRAIL_VERSION": "DRAFT"}, True),
+     ({"KOTAE_GUARDRAIL_ID": "gr-1"}, False),
+     ({"KOTAE_GUARDRAIL_VERSION": "2"}, False),
+     ({"KOTAE_GUARDRAIL_ID": "gr-1", "KOTAE_GUARDRAIL_VERSION": "latest"}, False)],
+)  # fmt: skip
+def test_guardrail_settings_come_in_pairs(monkeypatch, env: dict, ok: bool) -> None:
+    from kotae.settings import load_settings
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    if ok:
+        assert load_settings().guardrail == {
+            "guardrailIdentifier": "gr-1", "guardrailVersion": env["KOTAE_GUARDRAIL_VERSION"]
+        }  # fmt: skip
+    else:
+        with pytest.raises(ConfigError, match="GUARDRAIL"):
+            load_settings()

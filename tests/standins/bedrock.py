@@ -58,6 +58,10 @@ class BedrockStandIn:
     latency: float = 0.0
     # Called per invoke; returns a Fault to fail that call (e.g. throttle 30% at random).
     fault_rule: Callable[[str, dict[str, Any]], Fault | None] | None = None
+    # A guardrail: when a request carries guardrailConfig and its messages contain one of these
+    # words, the reply is the guardrail's blocked message with stopReason guardrail_intervened.
+    guardrail_blocks: tuple[str, ...] = ()
+    guardrail_message: str = "Sorry, the model cannot answer this question."
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -160,18 +164,45 @@ class _Handler(BaseHTTPRequestHandler):
         vector = titan_vector(text, dims)
         self._send(200, json.dumps({"embedding": vector, "inputTextTokenCount": len(text.split())}).encode())
 
+    def _guarded(self, body: dict[str, Any], *, stream: bool) -> tuple[str, str] | None:
+        """(text, stopReason) of a blocked call; None when no guardrail applies. A malformed
+        guardrailConfig is a 400 ValidationException, as Bedrock answers."""
+        config = body.get("guardrailConfig")
+        if config is None:
+            return None
+        allowed = {"guardrailIdentifier", "guardrailVersion", "trace"} | ({"streamProcessingMode"} if stream else set())
+        if not {"guardrailIdentifier", "guardrailVersion"} <= set(config) or set(config) - allowed:
+            raise ValueError("guardrailConfig")
+        said = json.dumps(body.get("messages", []), ensure_ascii=False)
+        if any(word in said for word in self.state.guardrail_blocks):
+            return self.state.guardrail_message, "guardrail_intervened"
+        return None
+
+    def _validation_error(self) -> None:
+        self._send(400, b'{"message":"Malformed guardrailConfig"}', extra={"x-amzn-ErrorType": "ValidationException"})
+
     def _converse(self, model_id: str, body: dict[str, Any]) -> None:
-        text = self.state._answer()
+        try:
+            blocked = self._guarded(body, stream=False)
+        except ValueError:
+            self._validation_error()
+            return
+        text, stop = blocked or (self.state._answer(), "end_turn")
         response = {
             "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
-            "stopReason": "end_turn",
+            "stopReason": stop,
             "usage": {"inputTokens": 321, "outputTokens": 45, "totalTokens": 366},
             "metrics": {"latencyMs": 12},
         }
         self._send(200, json.dumps(response).encode())
 
     def _converse_stream(self, model_id: str, body: dict[str, Any]) -> None:
-        text = self.state._answer()
+        try:
+            blocked = self._guarded(body, stream=True)
+        except ValueError:
+            self._validation_error()
+            return
+        text, stop = blocked or (self.state._answer(), "end_turn")
         events = [event_message("messageStart", {"role": "assistant"})]
         for start in range(0, len(text), 5):
             events.append(
@@ -180,7 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             )
         events.append(event_message("contentBlockStop", {"contentBlockIndex": 0}))
-        events.append(event_message("messageStop", {"stopReason": "end_turn"}))
+        events.append(event_message("messageStop", {"stopReason": stop}))
         events.append(
             event_message(
                 "metadata",
