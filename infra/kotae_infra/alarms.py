@@ -54,7 +54,7 @@ class Alarms(Construct):
                 f"{name}Throttles",
                 function.metric_throttles(period=PERIOD, statistic="Sum"),
                 threshold=1,
-                description=f"kotae {name.lower()} function throttled (account concurrency)",
+                description=f"kotae {name.lower()} function throttled (reserved or account concurrency used up)",
             )
         # Age of the newest record read from the stream: a growing value means ingest lags or
         # is stuck retrying, and records older than 24 hours leave the stream unprocessed.

@@ -38,12 +38,16 @@ DEFAULTS: dict[str, Any] = {
     "kotae:channelProfilesParameter": "/kotae/channel-profiles",
     "kotae:botMemoryMb": 1024,
     "kotae:botTimeoutSeconds": 60,
+    # Reserved (and so maximum) concurrency of the bot: its public URL can be called by anyone,
+    # and a flood must not use up the account's concurrency. "off" leaves it unreserved.
+    "kotae:botReservedConcurrency": 20,
     "kotae:ingestMemoryMb": 1024,
     "kotae:ingestTimeoutSeconds": 300,
     "kotae:logRetentionDays": 30,
     "kotae:answerLogTransitionDays": 90,
     "kotae:answerLogExpirationDays": 730,
     "kotae:answerLogVersioning": False,
+    "kotae:accessLogExpirationDays": 365,
     "kotae:alarmEmail": "",
     "kotae:iteratorAgeAlarmSeconds": 300,
     "kotae:streamBatchSize": 100,
@@ -92,12 +96,14 @@ class KotaeConfig:
     channel_profiles_parameter: str
     bot_memory_mb: int
     bot_timeout_seconds: int
+    bot_reserved_concurrency: int | None
     ingest_memory_mb: int
     ingest_timeout_seconds: int
     log_retention_days: int
     answer_log_transition_days: int
     answer_log_expiration_days: int
     answer_log_versioning: bool
+    access_log_expiration_days: int
     alarm_email: str
     iterator_age_alarm_seconds: int
     stream_batch_size: int
@@ -154,6 +160,8 @@ class KotaeConfig:
             channel_profiles_parameter=p.parameter_name("kotae:channelProfilesParameter"),
             bot_memory_mb=p.integer("kotae:botMemoryMb", 128, 10240),
             bot_timeout_seconds=p.integer("kotae:botTimeoutSeconds", 10, 900),
+            # At least 2: a question holds the URL's ack and the lazy answer at the same time.
+            bot_reserved_concurrency=p.integer_or_off("kotae:botReservedConcurrency", 2, 1000),
             ingest_memory_mb=p.integer("kotae:ingestMemoryMb", 128, 10240),
             ingest_timeout_seconds=p.integer("kotae:ingestTimeoutSeconds", 30, 900),
             log_retention_days=p.choice("kotae:logRetentionDays", LOG_RETENTION_DAYS, int),
@@ -161,6 +169,7 @@ class KotaeConfig:
             answer_log_transition_days=p.integer("kotae:answerLogTransitionDays", 30, 36500),
             answer_log_expiration_days=p.integer("kotae:answerLogExpirationDays", 1, 36500),
             answer_log_versioning=p.boolean("kotae:answerLogVersioning"),
+            access_log_expiration_days=p.integer("kotae:accessLogExpirationDays", 1, 36500),
             alarm_email=p.match(
                 "kotae:alarmEmail", _EMAIL.pattern, "an e-mail address or empty", optional=True
             ),
@@ -222,6 +231,19 @@ class _Parser:
             return self.fail(key, "must be a whole number", value)
         if isinstance(value, bool) or not low <= number <= high:
             return self.fail(key, f"must be between {low} and {high}", value)
+        return number
+
+    def integer_or_off(self, key: str, low: int, high: int) -> int | None:
+        """A whole number in ``[low, high]``, or ``off`` (None: the setting is not applied)."""
+        value = self.raw(key)
+        if str(value).strip().lower() == "off":
+            return None
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            number = None
+        if number is None or isinstance(value, bool) or not low <= number <= high:
+            return self.fail(key, f"must be a whole number from {low} to {high}, or off", value)
         return number
 
     def boolean(self, key: str) -> bool:

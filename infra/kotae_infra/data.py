@@ -15,6 +15,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from .config import KotaeConfig
+from .findings import acknowledge
 
 # What the channel-profile parameter starts with; operators edit it in place (bot/profiles.py).
 DEFAULT_PROFILES = {"default": {"scopes": ["public"]}, "channels": {}}
@@ -69,6 +70,12 @@ class DataStores(Construct):
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        acknowledge(
+            self.dedupe,
+            "AwsSolutions-DDB3",
+            "no point-in-time recovery: the table holds only idempotency claims that expire "
+            "within minutes (TTL); a restore would bring back nothing worth having",
+        )
 
         # Slack credentials under Bolt's names. The signing secret is generated and the token is
         # a placeholder, so nothing real is in the template; the operator puts the real values
@@ -84,6 +91,13 @@ class DataStores(Construct):
                 exclude_punctuation=True,
                 password_length=32,
             ),
+        )
+        acknowledge(
+            self.slack_secret,
+            "AwsSolutions-SMG4",
+            "no automatic rotation: Slack issues the bot token and the signing secret, so a "
+            "rotation Lambda cannot make new ones; rotate them in the Slack app, then put them "
+            "here (infra/README.md, step 5)",
         )
 
         # Channel profiles (scopes, prompt version per channel), read by the bot through

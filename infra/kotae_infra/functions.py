@@ -19,6 +19,7 @@ from constructs import Construct
 from .assets import lambda_code
 from .config import KotaeConfig
 from .data import DataStores
+from .findings import acknowledge, acknowledge_wildcard_resources
 from .logs import AnswerLogs
 from .permissions import INVOKE, INVOKE_STREAM, function_arn, invoke_model_statements, put_objects
 from .search import DomainSearch, ServerlessSearch
@@ -49,6 +50,7 @@ class _KotaeFunction(Construct):
         memory: int,
         timeout: int,
         environment: dict[str, str],
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -80,6 +82,7 @@ class _KotaeFunction(Construct):
             role=role,
             memory_size=memory,
             timeout=Duration.seconds(timeout),
+            reserved_concurrent_executions=reserved_concurrency,
             log_group=self.log_group,
             environment={
                 "KOTAE_STORE": "opensearch",
@@ -96,6 +99,12 @@ class _KotaeFunction(Construct):
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 **environment,
             },
+        )
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            "Python 3.12 on purpose: the bundle's wheels are built for cp312 (infra/bundling.py) "
+            "and the code is tested on it; a newer runtime is an upgrade of its own",
         )
 
 
@@ -123,6 +132,10 @@ class BotFunction(_KotaeFunction):
             writes_index=False,
             memory=config.bot_memory_mb,
             timeout=config.bot_timeout_seconds,
+            # Anyone can call the public URL. The reserve caps what a flood can take from the
+            # account's pool (and guarantees the bot that much): each question runs the URL's
+            # ack and then the lazy answer, a second invocation of up to the timeout.
+            reserved_concurrency=config.bot_reserved_concurrency,
             environment={
                 "KOTAE_GENERATOR": "bedrock",
                 "KOTAE_GENERATION_MODEL_ID": config.generation_model_id,
@@ -139,9 +152,23 @@ class BotFunction(_KotaeFunction):
         for model_id in dict.fromkeys((config.generation_model_id, *config.extra_model_ids)):
             for statement in invoke_model_statements(stack, model_id, [INVOKE, INVOKE_STREAM]):
                 role.add_to_principal_policy(statement)
+                acknowledge_wildcard_resources(
+                    role,
+                    statement,
+                    "the Region of an inference profile's foundation model is the one Bedrock "
+                    "routes the call to, so it is '*'; the statement only applies through the "
+                    "profile (bedrock:InferenceProfileArn condition, infra/kotae_infra/permissions.py)",
+                )
         data.prompts.grant_read_data(role)
         data.dedupe.grant_read_write_data(role)
-        role.add_to_principal_policy(put_objects(answer_logs.bucket, ["answers", "feedback"]))
+        log_writes = put_objects(answer_logs.bucket, ["answers", "feedback"])
+        role.add_to_principal_policy(log_writes)
+        acknowledge_wildcard_resources(
+            role,
+            log_writes,
+            "s3:PutObject only, under answers/ and feedback/ of the answer-log bucket: each "
+            "answer and each vote is a new object whose key is made at run time",
+        )
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[data.channel_profiles.parameter_arn])
         )
@@ -203,6 +230,12 @@ class IngestFunction(_KotaeFunction):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "this queue is the dead-letter destination of the stream mapping (on_failure "
+            "below), which cdk-nag does not recognize; a queue behind it would have nothing to add",
+        )
         # Partial batch responses + bisect + bounded retries: one bad record neither blocks its
         # shard nor makes the others re-run forever. https://docs.aws.amazon.com/lambda/latest/
         # dg/services-ddb-batchfailurereporting.html. The event source grants stream reads
@@ -220,4 +253,10 @@ class IngestFunction(_KotaeFunction):
                 report_batch_item_failures=True,
                 on_failure=sources.SqsDlq(self.dead_letter_queue),
             )
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "dynamodb:ListStreams, added by the event source's grant_stream_read: the action "
+            "has no resource type, so IAM accepts only '*'; it lists stream ARNs, no data",
         )

@@ -16,6 +16,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from .config import KotaeConfig
+from .findings import acknowledge
 
 # ---------------------------------------------------------------------------------------------
 # The log schema: the one place the columns are written down. They must match exactly the keys
@@ -50,15 +51,21 @@ LOG_TABLES = {"answers": ANSWER_COLUMNS, "feedback": FEEDBACK_COLUMNS}
 PARTITION_KEY = "dt"  # yyyy-MM-dd, from the record's time
 PROJECTION_START = "2024-01-01"
 ATHENA_RESULTS_PREFIX = "athena-results/"
+ACCESS_LOG_PREFIX = "answer-logs/"  # where the answer-log bucket's access logs go
 JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 # ---------------------------------------------------------------------------------------------
 
 
 class AnswerLogs(Construct):
-    """The private, encrypted log bucket with lifecycle rules, Glue tables and a workgroup."""
+    """The private, encrypted log bucket with lifecycle rules, Glue tables and a workgroup.
+
+    The answers hold question text and Slack user ids, so every request to the bucket is
+    recorded by S3 server access logging in a second bucket (who read or wrote what, and when).
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: KotaeConfig) -> None:
         super().__init__(scope, construct_id)
+        self.access_log_bucket = self._access_log_bucket(config)
         log_rules = [
             s3.LifecycleRule(
                 id=f"{kind}-age",
@@ -82,6 +89,10 @@ class AnswerLogs(Construct):
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=config.answer_log_versioning,
+            # CDK writes the target's bucket policy for the logging service (feature flag
+            # @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy), limited to this bucket as the source.
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix=ACCESS_LOG_PREFIX,
             lifecycle_rules=[
                 *log_rules,
                 s3.LifecycleRule(
@@ -126,6 +137,36 @@ class AnswerLogs(Construct):
                 ),
             ),
         )
+
+    def _access_log_bucket(self, config: KotaeConfig) -> s3.Bucket:
+        """The target of the answer-log bucket's access logs; it does not log itself.
+
+        S3 writes access logs as the logging service with the bucket owner's SSE-S3 default
+        encryption, so no KMS key is involved. Logs expire after
+        ``kotae:accessLogExpirationDays``. https://docs.aws.amazon.com/AmazonS3/latest/userguide/
+        enable-server-access-logging.html
+        """
+        bucket = s3.Bucket(
+            self,
+            "AccessLogBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="access-log-age", expiration=Duration.days(config.access_log_expiration_days)
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            bucket,
+            "AwsSolutions-S1",
+            "this is the access-log bucket: S3 advises against a log bucket logging into itself "
+            "(each delivery would be logged again), and its only writer is the S3 logging service",
+        )
+        return bucket
 
     def _table(self, kind: str, columns: list[tuple[str, str]], database: str) -> glue.CfnTable:
         location = f"s3://{self.bucket.bucket_name}/{kind}/"

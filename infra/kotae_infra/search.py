@@ -19,11 +19,13 @@ from typing import Any
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_opensearchserverless as aoss
 from aws_cdk import aws_opensearchservice as opensearch
 from constructs import Construct
 
 from .config import KotaeConfig
+from .findings import acknowledge, acknowledge_wildcard_resources
 
 # Data-access permissions of the Lambda roles: the bot searches and counts (read), ingest also
 # creates the index and alias on first use and writes. https://docs.aws.amazon.com/opensearch-
@@ -106,7 +108,9 @@ class ServerlessSearch(Construct):
 
         rules = [
             rule(READ_INDEX_PERMISSIONS, [r.role_arn for r in readers], "kotae bot: reads the index"),
-            rule(INDEX_PERMISSIONS, [r.role_arn for r in writers], "kotae ingest: creates and writes the index"),
+            rule(
+                INDEX_PERMISSIONS, [r.role_arn for r in writers], "kotae ingest: creates and writes the index"
+            ),
         ]
         if config.search_admin_principals:
             rules.append(
@@ -122,12 +126,10 @@ class ServerlessSearch(Construct):
         self.endpoint: str = self.collection.attr_collection_endpoint
         self.arn: str = self.collection.attr_arn
 
-    def grant(self, grantee: iam.IGrantable, *, write: bool) -> None:
+    def grant(self, role: iam.Role, *, write: bool) -> None:
         """The IAM side: aoss:APIAccessAll on this collection only. What a role may do to the
         index is the data-access policy's (readers and writers above), not IAM's."""
-        grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(actions=["aoss:APIAccessAll"], resources=[self.arn])
-        )
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["aoss:APIAccessAll"], resources=[self.arn]))
 
 
 class DomainSearch(Construct):
@@ -135,8 +137,14 @@ class DomainSearch(Construct):
 
     No resource-based access policy: the Lambda roles' identity policies (least-privilege
     es:ESHttp* on this domain) are what allow access, and CDK's access-policy custom resource
-    Lambda is avoided. One data node by default; an even count of 2 or more spreads over two
-    Availability Zones.
+    Lambda is avoided. Likewise the error logs' log-group policy is a plain
+    AWS::Logs::ResourcePolicy instead of CDK's Lambda-backed one.
+
+    Size: ``kotae:domainDataNodes`` data nodes (default 1) of ``kotae:domainInstanceType``, no
+    dedicated master nodes, 20 GB gp3 each. One node lives in one Availability Zone: it is a
+    single point of failure, acceptable because the index can be rebuilt from the knowledge
+    table (``kotae backfill``). An even count of 2 or more turns on zone awareness and spreads
+    the nodes over two AZs (``-c kotae:domainDataNodes=2``); an odd count stays in one AZ.
     """
 
     auth = "sigv4-es"
@@ -145,6 +153,7 @@ class DomainSearch(Construct):
         super().__init__(scope, construct_id)
         nodes = config.domain_data_nodes
         zone_aware = nodes >= 2 and nodes % 2 == 0
+        self.error_logs, self.log_policy = self._error_logs(config)
         self.domain = opensearch.Domain(
             self,
             "Domain",
@@ -162,25 +171,90 @@ class DomainSearch(Construct):
             node_to_node_encryption=True,
             enforce_https=True,
             tls_security_policy=opensearch.TLSSecurityPolicy.TLS_1_2,
+            # Error logs (WARN and above) to CloudWatch; the log-group policy is ours, below.
+            logging=opensearch.LoggingOptions(app_log_enabled=True, app_log_group=self.error_logs),
+            suppress_logs_resource_policy=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # OpenSearch checks at create and update time that it may write to the group.
+        self.domain.node.add_dependency(self.log_policy)
+        self._acknowledge(zone_aware)
         self.index = config.opensearch_index
         self.endpoint = "https://" + self.domain.domain_endpoint
         self.arn = self.domain.domain_arn
 
-    def grant(self, grantee: iam.IGrantable, *, write: bool) -> None:
+    def _error_logs(self, config: KotaeConfig) -> tuple[logs.LogGroup, logs.ResourcePolicy]:
+        """The error-log group and the resource policy that lets OpenSearch write to it.
+
+        The policy allows the service only for domains of this account and Region (the domain
+        cannot be named in it: the domain depends on the policy and has a generated name).
+        https://docs.aws.amazon.com/opensearch-service/latest/developerguide/createdomain-configure-slow-logs.html
+        """
+        stack = Stack.of(self)
+        group = logs.LogGroup(self, "ErrorLogs")
+        group.node.default_child.retention_in_days = config.log_retention_days  # type: ignore[union-attr]
+        policy = logs.ResourcePolicy(
+            self,
+            "ErrorLogsPolicy",
+            policy_statements=[
+                iam.PolicyStatement(
+                    principals=[iam.ServicePrincipal("es.amazonaws.com")],
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[group.log_group_arn],
+                    conditions={
+                        "StringEquals": {"aws:SourceAccount": stack.account},
+                        "ArnLike": {
+                            "aws:SourceArn": stack.format_arn(
+                                service="es", resource="domain", resource_name="*"
+                            )
+                        },
+                    },
+                )
+            ],
+        )
+        return group, policy
+
+    def _acknowledge(self, zone_aware: bool) -> None:
+        """The domain's deliberate AwsSolutions findings (see the class doc and infra/README.md)."""
+        reasons = {
+            "AwsSolutions-OS1": "no VPC, like the Serverless option: the functions need no VPC or NAT "
+            "and operators reach the endpoint from a laptop; every request is SigV4-signed",
+            "AwsSolutions-OS3": "no IP allow-list: Lambda has no fixed addresses; access is by IAM "
+            "identity (es:ESHttp* on this domain) instead",
+            "AwsSolutions-OS4": "no dedicated master nodes: kotae's index is small and can be rebuilt "
+            "from the knowledge table, which does not justify three more instances",
+            "AwsSolutions-OS5": "no anonymous access: the domain has no resource-based policy, so only "
+            "IAM principals whose own policy allows es:ESHttp* can call it, with signed requests",
+        }
+        for kind in ("SEARCH_SLOW_LOGS", "INDEX_SLOW_LOGS"):
+            reasons[f"AwsSolutions-OS9[LogExport::{kind}]"] = (
+                "no slow logs: OpenSearch writes them only once per-index thresholds are set through "
+                "its REST API, which kotae does not do; the error logs are published"
+            )
+        if not zone_aware:
+            reasons["AwsSolutions-OS7"] = (
+                "one AZ with kotae:domainDataNodes=1 (the default) or an odd count, to keep a small "
+                "deployment small; an even count of 2 or more turns zone awareness on"
+            )
+        for rule, reason in reasons.items():
+            acknowledge(self.domain, rule, reason)
+
+    def grant(self, role: iam.Role, *, write: bool) -> None:
         """Writers: every method kotae uses on the domain. Readers: GET/HEAD, and POST only to
         the alias's _search and _count."""
-        principal = grantee.grant_principal
-        if write:
-            principal.add_to_principal_policy(
-                iam.PolicyStatement(actions=ES_HTTP_ACTIONS, resources=[self.arn, f"{self.arn}/*"])
-            )
-            return
-        principal.add_to_principal_policy(
-            iam.PolicyStatement(actions=ES_READ_ACTIONS, resources=[self.arn, f"{self.arn}/*"])
+        paths = iam.PolicyStatement(
+            actions=ES_HTTP_ACTIONS if write else ES_READ_ACTIONS, resources=[self.arn, f"{self.arn}/*"]
         )
-        principal.add_to_principal_policy(
+        role.add_to_principal_policy(paths)
+        acknowledge_wildcard_resources(
+            role,
+            paths,
+            "'<domain ARN>/*' is every index path of this one domain (es:ESHttp* resources are "
+            "request paths); readers get only GET and HEAD there",
+        )
+        if write:
+            return
+        role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["es:ESHttpPost"],
                 resources=[f"{self.arn}/{self.index}/{api}" for api in ES_READ_POST_APIS],

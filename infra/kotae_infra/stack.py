@@ -94,6 +94,10 @@ class KotaeStack(Stack):
                 "channel profiles (JSON)",
             ),
             "LogBucket": (self.answer_logs.bucket.bucket_name, "answer and feedback logs"),
+            "AccessLogBucket": (
+                self.answer_logs.access_log_bucket.bucket_name,
+                "S3 access logs of the log bucket (answer-logs/)",
+            ),
             "GlueDatabase": (self.config.glue_database, "Athena database of the logs"),
             "AthenaWorkgroup": (
                 self.answer_logs.workgroup.name,
@@ -103,6 +107,8 @@ class KotaeStack(Stack):
             "DeadLetterQueue": (self.ingest.dead_letter_queue.queue_url, "ingest batches that failed"),
             "AlarmTopic": (self.alarms.topic.topic_arn, "SNS topic of the alarms"),
         }
+        if isinstance(self.search, DomainSearch):
+            outputs["DomainErrorLogGroup"] = (self.search.error_logs.log_group_name, "OpenSearch error logs")
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)
 

@@ -104,3 +104,20 @@ def run_cfn_lint(template: dict[str, Any], path: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, f"cfn-lint found problems:\n{result.stdout}{result.stderr}"
+
+
+def nag_findings(scope: Any) -> list[str]:
+    """cdk-nag's AwsSolutions findings (errors and warnings) under ``scope`` that the stack code
+    has not acknowledged, one line each. Call it after synthesis (``Template.from_stack``), so
+    that every aspect has run and the tree is what CloudFormation gets.
+
+    cdk-nag 3 is a CDK policy-validation plugin; ``validate_scope`` runs its rules on a tree
+    directly and honours ``Validations.of(...).acknowledge()`` on each resource and its parents.
+    """
+    cdk_nag = pytest.importorskip("cdk_nag", reason="needs the infra extra: pip install -e '.[infra]'")
+    report = cdk_nag.AwsSolutionsChecks(verbose=True).validate_scope(scope)
+    return [
+        f"{violation.severity} {violation.rule_name} on {resource.construct_path}: {violation.description}"
+        for violation in report.violations
+        for resource in violation.violating_resources
+    ]

@@ -88,10 +88,29 @@ def test_bad_dimensions_name_the_key_and_the_allowed_values() -> None:
         ({"answerLogVersioning": "yes"}, "kotae:answerLogVersioning: must be true or false"),
         ({"answerLogExpirationDays": 60}, "must be greater than kotae:answerLogTransitionDays"),
         ({"assetDir": "/nonexistent/build"}, "kotae:assetDir"),
+        # One would throttle the lazy answer behind its own ack; 0 would disable the bot.
+        ({"botReservedConcurrency": 1}, "kotae:botReservedConcurrency: must be a whole number from 2 to 1000, or off"),
+        ({"botReservedConcurrency": "0"}, "kotae:botReservedConcurrency"),
+        ({"botReservedConcurrency": "none"}, "kotae:botReservedConcurrency"),
+        ({"botReservedConcurrency": True}, "kotae:botReservedConcurrency"),
+        ({"accessLogExpirationDays": 0}, "kotae:accessLogExpirationDays: must be between 1 and 36500"),
     ],
 )
 def test_invalid_values(overrides: dict[str, Any], expected: str) -> None:
     assert expected in problems(**overrides)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(20, 20, id="default"),
+        pytest.param("50", 50, id="cli-string"),
+        pytest.param("off", None, id="off"),
+        pytest.param(" OFF ", None, id="off-any-case"),
+    ],
+)
+def test_bot_reserved_concurrency(value: Any, expected: int | None) -> None:
+    assert parse(botReservedConcurrency=value).bot_reserved_concurrency == expected
 
 
 def test_every_problem_is_reported_at_once() -> None:
