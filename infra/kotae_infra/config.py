@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     "kotae:generationModelId": "jp.anthropic.claude-haiku-4-5-20251001-v1:0",
     # More Claude models or profiles the bot may invoke: those named by channel profiles.
     "kotae:extraModelIds": "",
+    # An Amazon Bedrock guardrail for every answer: its id and version (both, or neither).
+    "kotae:guardrailId": "",
+    "kotae:guardrailVersion": "",
     "kotae:embeddingModelId": "amazon.titan-embed-text-v2:0",
     "kotae:embeddingDimensions": 1024,
     "kotae:search": "serverless",
@@ -85,6 +88,8 @@ class KotaeConfig:
     region: str
     generation_model_id: str
     extra_model_ids: tuple[str, ...]
+    guardrail_id: str
+    guardrail_version: str
     embedding_model_id: str
     embedding_dimensions: int
     search: str
@@ -139,6 +144,12 @@ class KotaeConfig:
             ),
             generation_model_id=p.model_id("kotae:generationModelId"),
             extra_model_ids=p.model_ids("kotae:extraModelIds"),
+            guardrail_id=p.match(
+                "kotae:guardrailId", r"^[a-z0-9]{1,64}$", "a Bedrock guardrail id (lower-case letters and digits)", True
+            ),
+            guardrail_version=p.match(
+                "kotae:guardrailVersion", r"^([1-9][0-9]{0,7}|DRAFT)$", "a guardrail version number or DRAFT", True
+            ),
             embedding_model_id=p.match(
                 "kotae:embeddingModelId",
                 r"^amazon\.titan-embed-text-v2[A-Za-z0-9.:-]*$",
@@ -184,6 +195,8 @@ class KotaeConfig:
             asset_dir=p.asset_dir("kotae:assetDir"),
             bundle_boto3=p.boolean("kotae:bundleBoto3"),
         )
+        if bool(config.guardrail_id) != bool(config.guardrail_version):
+            p.problems.append("kotae:guardrailId and kotae:guardrailVersion: set both, or neither")
         if config.answer_log_expiration_days <= config.answer_log_transition_days:
             p.problems.append(
                 "kotae:answerLogExpirationDays: must be greater than kotae:answerLogTransitionDays "

@@ -108,6 +108,13 @@ class _KotaeFunction(Construct):
         )
 
 
+def guardrail_environment(config: KotaeConfig) -> dict[str, str]:
+    """KOTAE_GUARDRAIL_ID/VERSION for the bot when a guardrail is configured."""
+    if not config.guardrail_id:
+        return {}
+    return {"KOTAE_GUARDRAIL_ID": config.guardrail_id, "KOTAE_GUARDRAIL_VERSION": config.guardrail_version}
+
+
 class BotFunction(_KotaeFunction):
     """The Slack bot behind a Function URL; it invokes itself for Bolt's lazy listeners."""
 
@@ -146,9 +153,18 @@ class BotFunction(_KotaeFunction):
                 "KOTAE_ANSWER_LOG_BUCKET": answer_logs.bucket.bucket_name,
                 "KOTAE_CHANNEL_PROFILES_PARAMETER": data.channel_profiles.parameter_name,
                 "KOTAE_SLACK_SECRET_ID": data.slack_secret.secret_arn,
+                **guardrail_environment(config),
             },
         )
         stack = Stack.of(self)
+        if config.guardrail_id:
+            # Converse with guardrailConfig needs ApplyGuardrail on that guardrail, nothing more.
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["bedrock:ApplyGuardrail"],
+                    resources=[stack.format_arn(service="bedrock", resource="guardrail", resource_name=config.guardrail_id)],
+                )
+            )
         for model_id in dict.fromkeys((config.generation_model_id, *config.extra_model_ids)):
             for statement in invoke_model_statements(stack, model_id, [INVOKE, INVOKE_STREAM]):
                 role.add_to_principal_policy(statement)
