@@ -45,27 +45,31 @@ def ingest(
     path: Annotated[Path, typer.Argument(help="A JSONL file of knowledge items.")],
     batch: Annotated[int, typer.Option(min=1, help="Items embedded together.")] = 64,
 ) -> None:
-    """Index knowledge items from a JSONL file; bad lines are reported, good ones still indexed."""
-    from kotae.indexing.loader import LineError, read_items
+    """Index knowledge items from a JSONL file; bad lines are reported, good ones still indexed,
+    and of several lines with one key the last wins. The file is streamed: read once for each
+    key's last line, then again in batches that are indexed and let go."""
+    from kotae.indexing.loader import ItemFile, batches
 
     kotae = make_kotae()
-    entries = list(read_items(path))
-    errors = [e for _, e in entries if isinstance(e, LineError)]
-    items = [(n, e) for n, e in entries if not isinstance(e, LineError)]
-    outcomes: Counter[str] = Counter()
-    with progress_bar() as progress:
-        task = progress.add_task("indexing", total=len(items))
-        for start in range(0, len(items), batch):
-            part = items[start : start + batch]
-            for result in kotae.indexer.index_many([(item, None) for _, item in part]):
-                outcomes[result.outcome] += 1
-            progress.advance(task, len(part))
-    for error in errors:
-        err.print(f"[yellow]line {error.line}[/]: {escape(error.message)}")
-    summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) or "nothing indexed"
-    out.print(f"{path}: {summary}; {len(errors)} line(s) rejected; store has {kotae.store.count()} chunks")
-    kotae.close()
-    if errors and not items:
+    try:
+        source = ItemFile(path)
+        for error in source.scan():
+            err.print(f"[yellow]line {error.line}[/]: {escape(error.message)}")
+        outcomes: Counter[str] = Counter()
+        with progress_bar() as progress:
+            task = progress.add_task("indexing", total=source.count)
+            for part in batches(source.items(), batch):
+                for result in kotae.indexer.index_many([(item, None) for item in part]):
+                    outcomes[result.outcome] += 1
+                progress.advance(task, len(part))
+        summary = ", ".join(f"{n} {name}" for name, n in sorted(outcomes.items())) or "nothing indexed"
+        out.print(
+            f"{path}: {summary}; {source.rejected} line(s) rejected; "
+            f"{source.superseded} line(s) superseded by a later line; store has {kotae.store.count()} chunks"
+        )
+    finally:
+        kotae.close()
+    if source.rejected and not source.count:
         raise typer.Exit(1)
 
 

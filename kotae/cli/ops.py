@@ -116,37 +116,39 @@ def load(
     table: TableOption = None,
 ) -> None:
     """Put knowledge items into the knowledge table; its stream brings them to the ingest Lambda.
-    Bad lines are reported by number and the good ones are still written."""
+    Bad lines are reported by number and the good ones are still written; of several lines with
+    one key only the last is written. The file is streamed, never held."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from kotae.aws import client
-    from kotae.indexing.loader import LineError, read_items
+    from kotae.indexing.loader import ItemFile
 
     config = settings()
     name = table or config.knowledge_table
-    entries = list(read_items(path))
-    errors = [e for _, e in entries if isinstance(e, LineError)]
-    items = [e for _, e in entries if not isinstance(e, LineError)]
     dynamodb = client("dynamodb", config.aws_region)
+    source = ItemFile(path)
     written: Counter[str] = Counter()
     try:
         key_name = dynamodb.describe_table(TableName=name)["Table"]["KeySchema"][0]["AttributeName"]
+        for error in source.scan():
+            err.print(f"[yellow]line {error.line}[/]: {escape(error.message)}")
         import boto3
 
         target = boto3.resource("dynamodb", region_name=config.aws_region).Table(name)
         with progress_bar() as progress, target.batch_writer() as batch:
-            task = progress.add_task(f"loading {name}", total=len(items))
-            for item in items:
+            task = progress.add_task(f"loading {name}", total=source.count)
+            for item in source.items():
                 batch.put_item(Item=_dynamo_value({key_name: item.key, "kind": item.kind, **item.attributes}))
                 written[item.kind] += 1
                 progress.advance(task)
     except (ClientError, BotoCoreError) as exc:
         raise StoreError(f"writing to table {name}: {exc}") from exc
-    for error in errors:
-        err.print(f"[yellow]line {error.line}[/]: {escape(error.message)}")
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(written.items())) or "nothing"
-    out.print(f"{path}: wrote {kinds} to {name}; {len(errors)} line(s) rejected")
-    if errors and not items:
+    out.print(
+        f"{path}: wrote {kinds} to {name}; {source.rejected} line(s) rejected; "
+        f"{source.superseded} line(s) superseded by a later line"
+    )
+    if source.rejected and not source.count:
         raise typer.Exit(1)
 
 
