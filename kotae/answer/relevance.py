@@ -6,8 +6,9 @@ One definition for every store, so a threshold means the same on SQLite and on O
   lexical index uses), and a chunk *contains* a term when it is among the tokens of its title and
   text;
 * each term weighs its BM25 IDF, ``ln(1 + (N - df + 0.5) / (df + 0.5))``, where ``N`` is the number
-  of chunks in the store and ``df`` the number of chunks containing the term, both as the store
-  reports them (:meth:`~kotae.providers.base.Store.term_frequencies`);
+  of chunks the asker may see and ``df`` the number of those containing the term, both as the
+  store reports them for the asker's filters (:meth:`~kotae.providers.base.Store.term_frequencies`):
+  hidden chunks weigh nothing, so a grade cannot reveal whether a word occurs in them;
 * a chunk's coverage is the weight of the query terms it contains over the weight of all of them,
   in 0..1: a chunk holding the one rare word of a question covers most of it, one holding only
   words found everywhere covers little.
@@ -19,12 +20,14 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from kotae.models import Document
+from kotae.models import Document, Filters
 from kotae.text import tokenize
 
 
 class TermStatistics(Protocol):
-    def term_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]: ...
+    def term_frequencies(
+        self, terms: Sequence[str], filters: Filters | None = None
+    ) -> tuple[int, dict[str, int]]: ...
 
 
 def query_terms(query: str) -> list[str]:
@@ -54,11 +57,14 @@ def coverage(weights: Mapping[str, float], documents: Sequence[Document]) -> lis
     return out
 
 
-def term_coverage(store: TermStatistics, query: str, documents: Sequence[Document]) -> list[float]:
-    """The coverage of ``query`` by each document, with IDF from the store's frequencies. A query
+def term_coverage(
+    store: TermStatistics, query: str, documents: Sequence[Document], filters: Filters | None = None
+) -> list[float]:
+    """The coverage of ``query`` by each document, with IDF from the store's frequencies over what
+    ``filters`` let the asker see (None: the whole store, for tools that see everything). A query
     with no terms covers nothing, and the store is not asked."""
     terms = query_terms(query)
     if not terms or not documents:
         return [0.0 for _ in documents]
-    chunks, df = store.term_frequencies(terms)
+    chunks, df = store.term_frequencies(terms, filters or Filters())
     return coverage(idf_weights(terms, chunks, df), documents)

@@ -105,16 +105,17 @@ class Retriever:
             dense = self.store.vector_search(vector, pool, filters)
         hits = fuse(lexical, dense, self.alpha)[:k]
         if relevance and hits:
-            self._grade(query, hits)
+            self._grade(query, hits, filters)
         return hits
 
-    def _grade(self, query: str, hits: list[SearchHit]) -> None:
+    def _grade(self, query: str, hits: list[SearchHit], filters: Filters) -> None:
         """relevance in 0..1: the better of the chunk's term coverage (the IDF-weighted share of
         the query's terms it contains, defined once for every store in kotae.answer.relevance)
         and its cosine similarity to the query (when dense retrieval ran), scaled by its fused
         score (0..1) into [half, all] of that, so a hit that shares one rare word with the
-        question but ranks last is not taken for evidence."""
-        coverage = term_coverage(self.store, query, [h.document for h in hits])
+        question but ranks last is not taken for evidence. The term statistics are those of what
+        ``filters`` let the asker see."""
+        coverage = term_coverage(self.store, query, [h.document for h in hits], filters)
         for hit, covered in zip(hits, coverage, strict=True):
             similarity = max(0.0, hit.dense_score or 0.0)
             match = min(1.0, max(covered, similarity))

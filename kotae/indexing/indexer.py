@@ -108,6 +108,10 @@ class Indexer:
             and set(state.documents) == {d.chunk_id for d in documents}
             and all(_same(state.documents[d.chunk_id], d) for d in documents)
         ):
+            # Nothing to rewrite, but the version moves on: an older record arriving later must
+            # still lose to this one.
+            if plan.version != state.version and not self.store.advance_version(key, plan.version):
+                return IndexResult(key, "stale")
             return IndexResult(key, "unchanged", len(documents))
         if not self.store.write(key, documents, vectors, version=plan.version):
             return IndexResult(key, "stale")

@@ -40,6 +40,15 @@ class ItemState:
     deleted: bool = False
 
 
+def allows(filters: Filters, doc: Document) -> bool:
+    """Whether the filters let a reader see the document, as the document itself says. Stores
+    apply the filters inside their queries; this is the same rule, checked again on each result,
+    so a result the query let through by mistake is still never shown."""
+    if filters.scopes is not None and not set(filters.scopes).intersection(doc.scopes):
+        return False
+    return filters.kinds is None or doc.kind in filters.kinds
+
+
 @dataclass(frozen=True)
 class ScoredDocument:
     document: Document
@@ -70,8 +79,8 @@ class Reindexing(Protocol):
         """Build an empty index for vectors of ``dimensions``, let ``fill`` write every item into
         it (through the store it is given), then make it the one in use and return its name.
 
-        The switch is one atomic step (a rename, an alias move), so readers see the old index or
-        the new one, never a mix. If ``fill`` raises, nothing switches: the old index stays in use
+        The switch is one atomic step (one transaction, an alias move), so readers see the old
+        index or the new one, never a mix, and readers in other processes see the new one next. If ``fill`` raises, nothing switches: the old index stays in use
         and the error propagates. ``report`` gets one line for the operator after the switch.
         """
         ...
@@ -99,6 +108,12 @@ class Store(IndexBootstrap, Reindexing, Protocol):
         """Remove every chunk of the item; False if a newer version is stored."""
         ...
 
+    def advance_version(self, item_key: str, version: str | None) -> bool:
+        """Record ``version`` as the item's version while its chunks stay as they are (a change
+        that renders to the same chunks), so that an older record arriving later is refused.
+        False if a newer version is stored."""
+        ...
+
     def lexical_search(self, query: str, k: int, filters: Filters) -> list[ScoredDocument]:
         """The k best word matches, scored by the engine's own BM25 (fusion only uses their
         order and spread)."""
@@ -109,11 +124,15 @@ class Store(IndexBootstrap, Reindexing, Protocol):
         reads it as the chunk's similarity to the question."""
         ...
 
-    def term_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
-        """(chunks, {term: df}): how many live chunks the store holds and, for each term, in how
-        many of them it occurs, where a chunk's terms are ``kotae.text.tokenize(title + "\\n" +
-        text)``. Terms in no chunk may be left out. The answer layer turns these into the IDF
-        weights of its relevance (kotae.answer.relevance), the same for every store."""
+    def term_frequencies(
+        self, terms: Sequence[str], filters: Filters | None = None
+    ) -> tuple[int, dict[str, int]]:
+        """(chunks, {term: df}): how many live chunks the filters let the asker see and, for each
+        term, in how many of them it occurs, where a chunk's terms are
+        ``kotae.text.tokenize(title + "\\n" + text)``. Chunks the filters hide count nowhere, so
+        the numbers cannot tell whether a word occurs in hidden items; no filters count every
+        chunk. Terms in no chunk may be left out. The answer layer turns these into the IDF weights
+        of its relevance (kotae.answer.relevance), the same for every store."""
         ...
 
     def item_keys(self) -> Iterator[str]: ...

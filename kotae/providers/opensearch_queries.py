@@ -18,6 +18,8 @@ from typing import Any, Literal, TypedDict
 
 from kotae.models import Document, Filters
 from kotae.providers.base import ItemState
+from kotae.providers.opensearch_client import error_summary
+from kotae.providers.opensearch_copies import WRITE_FIELD, current
 from kotae.text import tokenize
 from kotae.versions import is_older
 
@@ -157,18 +159,20 @@ def item_keys_query(page: int, after: dict[str, Any] | None) -> SearchBody:
     }
 
 
-def term_frequencies_query(terms: Sequence[str]) -> SearchBody:
-    """One size-0 search answering how many live chunks there are (``hits.total``, counted
-    exactly) and how many hold each term: a ``filters`` aggregation with one anonymous ``term``
-    filter per term on the keyword field, whose buckets come back in the order of the filters.
+def term_frequencies_query(terms: Sequence[str], filters: Filters | None = None) -> SearchBody:
+    """One size-0 search answering how many live chunks the filters let the asker see
+    (``hits.total``, counted exactly) and how many of them hold each term: a ``filters``
+    aggregation with one anonymous ``term`` filter per term on the keyword field, whose buckets
+    come back in the order of the filters. The query is the reads' own visibility, so chunks the
+    asker may not see count nowhere.
     https://docs.opensearch.org/latest/aggregations/bucket/filters/"""
-    filters = [term(TOKENS_FIELD, t) for t in terms]
-    return {
-        "size": 0,
-        "track_total_hits": True,
-        "query": {"bool": {"must_not": list(NOT_DELETED)}},
-        "aggs": {"df": {"filters": {"filters": filters}}},
-    }
+    query = visibility(filters or Filters())
+    if not query["bool"]["filter"]:
+        del query["bool"]["filter"]
+    body: SearchBody = {"size": 0, "track_total_hits": True, "query": query}
+    if terms:
+        body["aggs"] = {"df": {"filters": {"filters": [term(TOKENS_FIELD, t) for t in terms]}}}
+    return body
 
 
 def alias_actions(alias: str, new_index: str, old_indices: Sequence[str]) -> AliasesBody:
@@ -194,12 +198,16 @@ def normalized(vector: Sequence[float]) -> list[float]:
     return [float(x) / norm for x in vector]
 
 
-def chunk_source(doc: Document, version: str | None, vector: Sequence[float] | None) -> dict[str, Any]:
-    """The stored form of a chunk. Without a vector, ``has_vector`` is left out so that a partial
-    update keeps both the stored vector and its flag."""
+def chunk_source(
+    doc: Document, version: str | None, vector: Sequence[float] | None, write: str
+) -> dict[str, Any]:
+    """The stored form of a chunk, stamped with its write (see opensearch_copies). Without a
+    vector, ``has_vector`` is left out so that a partial update keeps both the stored vector and
+    its flag."""
     source = doc.model_dump()
     source[TOKENS_FIELD] = sorted(set(tokenize(f"{doc.title}\n{doc.text}")))
     source["version"] = version
+    source[WRITE_FIELD] = write
     source["deleted"] = False
     if vector is not None:
         source[VECTOR_FIELD] = list(vector)
@@ -207,9 +215,9 @@ def chunk_source(doc: Document, version: str | None, vector: Sequence[float] | N
     return source
 
 
-def tombstone_source(item_key: str, version: str | None) -> dict[str, Any]:
+def tombstone_source(item_key: str, version: str | None, write: str) -> dict[str, Any]:
     chunk_id = item_key + TOMBSTONE_SUFFIX
-    return {"item_key": item_key, "chunk_id": chunk_id, "version": version, "deleted": True}
+    return {"item_key": item_key, "chunk_id": chunk_id, "version": version, WRITE_FIELD: write, "deleted": True}
 
 
 def document_from_source(source: dict[str, Any]) -> Document:
@@ -250,6 +258,9 @@ def is_stale(hits: Sequence[Hit], version: str | None) -> bool:
 
 
 def item_state(hits: Sequence[Hit]) -> ItemState | None:
+    """What the item's newest write stored (documents of older writes awaiting deletion are not
+    the item's)."""
+    hits = current(hits)
     if not hits:
         return None
     tombstone = next((h["_source"] for h in hits if h["_source"].get("deleted")), None)
@@ -264,7 +275,7 @@ def item_state(hits: Sequence[Hit]) -> ItemState | None:
 
 def term_frequencies(terms: Sequence[str], response: dict[str, Any]) -> tuple[int, dict[str, int]]:
     """The answer to term_frequencies_query: (live chunks, {term: chunks holding it})."""
-    buckets = response["aggregations"]["df"]["buckets"]
+    buckets = response["aggregations"]["df"]["buckets"] if terms else []
     counts = {t: int(b["doc_count"]) for t, b in zip(terms, buckets, strict=True) if b["doc_count"]}
     return int(response["hits"]["total"]["value"]), counts
 
@@ -275,6 +286,8 @@ def bulk_failures(
     """Split a bulk answer's failed items into (actions to retry, descriptions of the others).
 
     The answer lists one item per action, in order: ``{"index": {"_id", "status", "error"}}``.
+    An item's error reason can quote the document's values (a mapper error previews the field's
+    value), so only its type and a redacted reason are kept (opensearch_client.error_summary).
     """
     retry, failed = [], []
     for action, item in zip(actions, response.get("items", []), strict=False):
@@ -285,8 +298,5 @@ def bulk_failures(
         if result.get("status") in retryable:
             retry.append(action)
         else:
-            failed.append(
-                f"{action.label} ({action.op}, status {result.get('status')}, "
-                f"{error.get('type')}: {error.get('reason')})"
-            )
+            failed.append(f"{action.label} ({action.op}, status {result.get('status')}, {error_summary(error)})")
     return retry, failed

@@ -12,8 +12,13 @@ Serverless *vector search* collections only have server-generated ids (``_update
 ``PUT _doc/<id>`` are for SEARCH collections), so with ``custom_ids=False`` a write re-indexes
 every chunk of the item without an id (re-sending stored vectors), then deletes the item's
 previous documents by their generated ids. Serverless has no refresh either: two writes of one
-item within its few seconds of search latency can leave the first one's documents behind; reads
-drop such duplicates by chunk id and the item's next write removes them.
+item within its few seconds of search latency can leave the first one's documents behind, and the
+item's next write removes them. Until then reads serve only the documents of the item's newest
+write, checked without the scope filter (:mod:`.opensearch_copies`), so an old copy in another
+scope is never served.
+
+Error answers are repeated as their type and a redacted reason (``error_summary``): OpenSearch's
+mapper errors quote field values, which must not reach ingest logs.
 """
 
 from __future__ import annotations
@@ -21,23 +26,17 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
-from opensearchpy import (
-    AuthenticationException,
-    AuthorizationException,
-    NotFoundError,
-    OpenSearch,
-    TransportError,
-)
-from opensearchpy import ConnectionError as OSConnectionError
+from opensearchpy import OpenSearch
 
 from kotae.errors import IndexMismatch, StoreError
 from kotae.models import Document, Filters
+from kotae.providers import opensearch_copies as copies
 from kotae.providers import opensearch_queries as q
-from kotae.providers.base import ItemState, ScoredDocument, Store, Vector
-from kotae.providers.opensearch_client import client_from_settings
+from kotae.providers.base import ItemState, ScoredDocument, Store, Vector, allows
+from kotae.providers.opensearch_client import client_from_settings, translated
 from kotae.settings import Settings
 from kotae.text import tokenize
 
@@ -76,26 +75,8 @@ class OpenSearchStore:
         custom_ids = settings.opensearch_auth != "sigv4-aoss"  # Serverless vector collections: no custom ids
         return cls(client, settings.opensearch_index, dimensions, custom_ids=custom_ids)
 
-    # -- errors ------------------------------------------------------------------------------
-    @contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
-        """Translate opensearch-py exceptions (after its own retries) into StoreError."""
-        try:
-            yield
-        except NotFoundError as exc:
-            raise StoreError(
-                f"{what}: {self.alias!r} not found in OpenSearch ({_reason(exc)}); "
-                "create it with ensure_index()"
-            ) from exc
-        except OSConnectionError as exc:  # includes timeouts and TLS failures
-            raise StoreError(f"{what}: cannot reach OpenSearch ({exc})") from exc
-        except (AuthenticationException, AuthorizationException) as exc:
-            raise StoreError(
-                f"{what}: OpenSearch refused the credentials ({exc.status_code} {_reason(exc)}); check the "
-                "IAM role, the domain or collection data access policy, or the username and password"
-            ) from exc
-        except TransportError as exc:
-            raise StoreError(f"{what}: OpenSearch answered {exc.status_code} {_reason(exc)}") from exc
+    def _errors(self, what: str) -> AbstractContextManager[None]:
+        return translated(self.alias, what)
 
     # -- index and alias ---------------------------------------------------------------------
     def current_indices(self) -> list[str]:
@@ -216,31 +197,56 @@ class OpenSearchStore:
         hits = self._hits(item_key, with_vectors=not self.custom_ids)
         if q.is_stale(hits, version):
             return False
+        self._replace(hits, documents, vectors, version)
+        return True
+
+    def _replace(
+        self, hits: list[q.Hit], documents: Sequence[Document], vectors: dict[str, Vector], version: str | None
+    ) -> None:
+        """Write ``documents`` as one new write of the item whose stored documents are ``hits``,
+        then delete the documents the new write did not overwrite."""
+        write = copies.new_write_id()
+        # A chunk without a new vector keeps the one of the item's newest write.
+        stored = {h["_source"]["chunk_id"]: h["_source"].get(q.VECTOR_FIELD) for h in copies.current(hits)}
         upserts: list[q.BulkAction] = []
-        stored = {h["_source"]["chunk_id"]: h["_source"].get(q.VECTOR_FIELD) for h in hits}
         for doc in documents:
             new = vectors.get(doc.chunk_id)
             if self.custom_ids and new is None:
-                source = q.chunk_source(doc, version, None)
+                source = q.chunk_source(doc, version, None, write)
                 upserts.append(q.BulkAction("update", doc.chunk_id, doc.chunk_id, source))
                 continue
             vector: list[float] | None = q.normalized(new) if new is not None else stored.get(doc.chunk_id)
-            source = q.chunk_source(doc, version, vector)
+            source = q.chunk_source(doc, version, vector, write)
             doc_id = doc.chunk_id if self.custom_ids else None
             upserts.append(q.BulkAction("index", doc.chunk_id, doc_id, source))
         keep = {d.chunk_id for d in documents} if self.custom_ids else set()
         self._apply(upserts, [h for h in hits if h["_id"] not in keep])
-        return True
 
     def delete(self, item_key: str, *, version: str | None = None) -> bool:
         hits = self._hits(item_key, with_vectors=False)
         if q.is_stale(hits, version):
             return False
         tombstone_id = item_key + q.TOMBSTONE_SUFFIX
-        source = q.tombstone_source(item_key, version)
+        source = q.tombstone_source(item_key, version, copies.new_write_id())
         action = q.BulkAction("index", tombstone_id, tombstone_id if self.custom_ids else None, source)
         # With custom ids the tombstone overwrites itself; generated ids leave the old one to delete.
         self._apply([action], [h for h in hits if not (self.custom_ids and h["_id"] == tombstone_id)])
+        return True
+
+    def advance_version(self, item_key: str, version: str | None) -> bool:
+        """Store the item's current chunks again under ``version`` (no vector is sent where ids
+        are custom; Serverless, which cannot update a document, gets them re-indexed with their
+        stored vectors). A deleted or unknown item gets a tombstone of that version."""
+        if version is None:
+            return True
+        hits = self._hits(item_key, with_vectors=not self.custom_ids)
+        if q.is_stale(hits, version):
+            return False
+        state = q.item_state(hits)
+        if state is None or state.deleted:
+            return self.delete(item_key, version=version)
+        documents = [d.model_copy(update={"version": version}) for d in state.documents.values()]
+        self._replace(hits, documents, {}, version)
         return True
 
     def _apply(self, upserts: list[q.BulkAction], obsolete: list[q.Hit]) -> None:
@@ -271,36 +277,49 @@ class OpenSearchStore:
 
     # -- reads -------------------------------------------------------------------------------
     def _search(
-        self, body: q.SearchBody, what: str, score: Callable[[float], float] = float
+        self, body: q.SearchBody, filters: Filters, what: str, score: Callable[[float], float] = float
     ) -> list[ScoredDocument]:
         with self._errors(what):
-            response = self.client.search(index=self.alias, body=body)
+            hits = list(self.client.search(index=self.alias, body=body)["hits"]["hits"])
         out, seen = [], set()
-        for hit in response["hits"]["hits"]:
+        for hit in self._servable(hits, what):
             doc = q.document_from_source(hit["_source"])
-            if doc.chunk_id not in seen:  # a Serverless duplicate awaiting cleanup
+            if doc.chunk_id not in seen and allows(filters, doc):
                 seen.add(doc.chunk_id)
                 out.append(ScoredDocument(doc, score(float(hit["_score"] or 0.0))))
         return out
 
+    def _servable(self, hits: list[q.Hit], what: str) -> list[q.Hit]:
+        """The hits that belong to their item's newest write, looked up in a second search that
+        has no scope filter (opensearch_copies), so a copy left by an older write is never
+        served, whatever its scopes."""
+        keys = sorted({h["_source"]["item_key"] for h in hits})
+        if not keys:
+            return []
+        with self._errors(f"{what} (newest writes)"):
+            response = self.client.search(index=self.alias, body=copies.newest_query(keys))
+        return copies.servable(hits, copies.newest_writes(response))
+
     def lexical_search(self, query: str, k: int, filters: Filters) -> list[ScoredDocument]:
         if not tokenize(query):
             return []
-        return self._search(q.lexical_query(query, k, filters), "lexical search")
+        return self._search(q.lexical_query(query, k, filters), filters, "lexical search")
 
     def vector_search(self, vector: Vector, k: int, filters: Filters) -> list[ScoredDocument]:
         """The k nearest visible chunks, scored by cosine similarity (as the embedded store)."""
         self._check(vector)
-        return self._search(q.knn_query(q.normalized(vector), k, filters), "vector search", q.cosine)
+        body = q.knn_query(q.normalized(vector), k, filters)
+        return self._search(body, filters, "vector search", q.cosine)
 
-    def term_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
-        """The live chunk count and each term's chunk frequency on the ``tokens`` keyword field,
-        in one size-0 search (see opensearch_queries.term_frequencies_query)."""
+    def term_frequencies(
+        self, terms: Sequence[str], filters: Filters | None = None
+    ) -> tuple[int, dict[str, int]]:
+        """The chunks the filters let the asker see and each term's chunk frequency among them on
+        the ``tokens`` keyword field, in one size-0 search (opensearch_queries.
+        term_frequencies_query); no filters count every live chunk."""
         unique = list(dict.fromkeys(terms))
-        if not unique:
-            return self.count(), {}
         with self._errors("term frequencies"):
-            response = self.client.search(index=self.alias, body=q.term_frequencies_query(unique))
+            response = self.client.search(index=self.alias, body=q.term_frequencies_query(unique, filters))
         return q.term_frequencies(unique, response)
 
     def item_keys(self, *, page: int = 1000) -> Iterator[str]:
@@ -320,11 +339,3 @@ class OpenSearchStore:
         with self._errors("count"):
             return int(self.client.count(index=self.alias, body=q.count_query())["count"])
 
-
-def _reason(exc: TransportError) -> str:
-    """The error type and reason of an OpenSearch error body, else whatever the client has."""
-    info = exc.info
-    error = info.get("error") if isinstance(info, dict) else None
-    if isinstance(error, dict):
-        return f"{error.get('type')}: {error.get('reason')}"
-    return str(error or exc.error)

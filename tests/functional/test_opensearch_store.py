@@ -12,6 +12,8 @@ from opensearchpy import OpenSearch, RequestError, RequestsHttpConnection
 from kotae.errors import ConfigError, IndexMismatch, StoreError
 from kotae.models import Filters
 from kotae.providers.base import IndexBootstrap, Reindexing
+from kotae.providers.opensearch_copies import Write, newest_query
+from kotae.providers.opensearch_copies import newest as newest_write
 from kotae.providers.opensearch_queries import cosine, index_body
 from kotae.providers.opensearch_store import OpenSearchStore
 from kotae.settings import load_settings
@@ -222,7 +224,8 @@ def scoped(os_store: OpenSearchStore) -> OpenSearchStore:
 def test_lexical_search_filters_scopes_in_the_query(scoped: OpenSearchStore, server: OpenSearchStandIn):
     hits = scoped.lexical_search('vpn" OR *:*', 10, Filters(scopes=("public",)))
     assert sorted(h.document.item_key for h in hits) == ["note", "pub"]
-    body = server.sent("/_search")[-1].json()
+    body, newest = (r.json() for r in server.sent("/_search")[-2:])
+    assert newest == newest_query(["note", "pub"])  # the candidates' newest writes, then
     assert body["query"]["bool"]["filter"] == [{"terms": {"scopes": ["public"]}}]
     assert body["query"]["bool"]["must_not"] == [{"term": {"deleted": True}}]
     match = body["query"]["bool"]["must"][0]["multi_match"]
@@ -239,7 +242,7 @@ def test_vector_search_filters_inside_the_knn_clause(scoped: OpenSearchStore, se
     assert [h.document.item_key for h in hits] == ["pub", "note"]
     # The faiss innerproduct score (1 + cosine) is read back as the cosine, as the embedded store has it.
     assert hits[0].score == pytest.approx(1.0)
-    body = server.sent("/_search")[-1].json()
+    body = server.sent("/_search")[-2].json()
     knn = body["query"]["knn"]["vector"]
     assert knn["vector"] == [1.0, 0.0, 0.0, 0.0] and knn["k"] == 2
     assert knn["filter"]["bool"]["filter"] == [{"terms": {"scopes": ["public"]}}]
@@ -523,3 +526,88 @@ def test_sigv4_needs_a_region(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings(opensearch_endpoint="https://x.es.amazonaws.com", opensearch_auth="sigv4-es")
     with pytest.raises(ConfigError, match="KOTAE_AWS_REGION"):
         OpenSearchStore.from_settings(settings)
+
+
+# -- newest writes -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("writes", "newest"),
+    [
+        pytest.param([("w1", "5"), ("w2", "6")], "w2", id="later-and-newer"),
+        pytest.param([("w1", "6"), ("w2", "5")], "w1", id="an-older-version-written-later-loses"),
+        pytest.param([("w1", "5"), ("w2", "5")], "w2", id="same-version-latest-write"),
+        pytest.param([("w1", "5"), ("w2", None)], "w2", id="unversioned-latest-write"),
+        pytest.param([("", "5"), ("w1", "5")], "w1", id="legacy-documents-are-oldest"),
+    ],
+)
+def test_the_newest_write_is_the_newest_version_then_the_latest_id(writes, newest: str) -> None:
+    found = newest_write([Write(i, v, False) for i, v in reversed(writes)])
+    assert found is not None and found.id == newest
+
+
+def test_reads_check_candidates_against_their_newest_writes(scoped: OpenSearchStore, server: OpenSearchStandIn):
+    # GIVEN an older copy of "pub" whose deletion has not landed
+    old = dict(next(d for d in server.docs(ALIAS).values() if d["item_key"] == "pub"))
+    server.docs(ALIAS)["stale-copy"] = {**old, "write": "0" * 20, "text": "vpn setup guide, old"}
+    # WHEN a read matches both copies
+    hits = scoped.lexical_search("vpn", 10, Filters(scopes=("public",)))
+    # THEN only the newest write's copy is served
+    assert sorted(h.document.text for h in hits) == ["vpn notes", "vpn setup guide"]
+    newest = server.sent("/_search")[-1].json()
+    assert newest["query"] == {"bool": {"filter": [{"terms": {"item_key": ["note", "pub"]}}]}}
+    writes = newest["aggs"]["items"]["aggs"]["writes"]
+    assert writes["terms"]["order"] == {"_key": "desc"} and writes["terms"]["missing"] == ""
+
+
+def test_term_frequencies_count_what_the_filters_allow(scoped: OpenSearchStore, server: OpenSearchStandIn):
+    assert scoped.term_frequencies(["vpn", "secret"], Filters(scopes=("public",))) == (2, {"vpn": 2})
+    body = server.sent("/_search")[-1].json()
+    assert body["query"]["bool"]["filter"] == [{"terms": {"scopes": ["public"]}}]
+    assert scoped.term_frequencies(["secret"], Filters(scopes=("hr",))) == (1, {"secret": 1})
+    assert scoped.term_frequencies([], Filters(scopes=("hr",))) == (1, {})
+
+
+@pytest.mark.parametrize("generated_ids", [False, True], ids=["custom-ids", "serverless"])
+def test_advance_version_rewrites_no_vector_and_refuses_older(generated_ids: bool) -> None:
+    with OpenSearchStandIn(generated_ids=generated_ids) as server:
+        store = OpenSearchStore(client(server.url), ALIAS, 4, custom_ids=not generated_ids)
+        store.ensure_index()
+        store.write("a", [doc("a", text="kept")], {"a#0000": [1.0, 0.0, 0.0, 0.0]}, version="5")
+        assert store.advance_version("a", "7")
+        # Custom ids: a partial update without the vector; Serverless: re-indexed with the stored one
+        if generated_ids:
+            upserts, _ = bulk_bodies(server)[-2:]
+            assert upserts[0] == {"index": {}} and upserts[1]["vector"] == [1.0, 0.0, 0.0, 0.0]
+        else:
+            (upserts,) = bulk_bodies(server)[-1:]
+            assert upserts[0] == {"update": {"_id": "a#0000"}} and "vector" not in upserts[1]["doc"]
+        state = store.state("a")
+        assert state is not None and state.version == "7" and state.has_vector == {"a#0000": True}
+        assert state.documents["a#0000"].text == "kept" and len(server.docs(ALIAS)) == 1
+        assert not store.advance_version("a", "6") and not store.write("a", [doc("a")], {}, version="6")
+        assert store.advance_version("gone", "3") and store.state("gone").deleted  # type: ignore[union-attr]
+
+
+def test_standin_terms_and_top_hits_aggregations_as_documented(os_store: OpenSearchStore) -> None:
+    raw = os_store.client
+    for key, scopes in (("a", ["public", "hr"]), ("b", ["hr"]), ("c", ["eng"])):
+        os_store.write(key, [doc(key, scopes=scopes)], {})
+    body = {
+        "size": 0,
+        "aggs": {
+            "scopes": {
+                "terms": {"field": "scopes", "size": 2},
+                "aggs": {"one": {"top_hits": {"size": 1, "_source": {"includes": ["item_key"]}}}},
+            },
+            "by_key": {"terms": {"field": "url", "missing": "none", "order": {"_key": "desc"}}},
+        },
+    }
+    answer = raw.search(index=ALIAS, body=body)["aggregations"]
+    hr, second = answer["scopes"]["buckets"]
+    # doc_count descending, then key; a multi-valued field counts the document in each bucket
+    assert (hr["key"], hr["doc_count"], second["key"]) == ("hr", 2, "eng")
+    assert answer["scopes"]["sum_other_doc_count"] == 1
+    assert set(hr["one"]["hits"]["hits"][0]["_source"]) == {"item_key"}
+    assert hr["one"]["hits"]["total"] == {"value": 2, "relation": "eq"}
+    assert answer["by_key"]["buckets"] == [{"key": "none", "doc_count": 3}]
+    with pytest.raises(RequestError, match="aggregation_initialization_exception"):
+        raw.search(index=ALIAS, body={"aggs": {"t": {"top_hits": {}, "aggs": {"x": {"top_hits": {}}}}}})

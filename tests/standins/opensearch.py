@@ -39,7 +39,9 @@ class Fault:
     kind: str = "service_unavailable_exception"
     text: str | None = None  # a non-JSON body, as a proxy in front of the cluster answers
     drop: bool = False  # close the connection without answering
-    items: dict[str, tuple[int, str]] = field(default_factory=dict)  # bulk: _id or chunk_id -> (status, type)
+    # bulk: _id or chunk_id -> (status, type) or (status, type, reason)
+    items: dict[str, tuple[int, str] | tuple[int, str, str]] = field(default_factory=dict)
+    reason: str = "injected failure"  # the error reason of an HTTP error answer
 
     def matches(self, method: str, path: str) -> bool:
         return (not self.method or self.method == method) and self.path in path
@@ -203,8 +205,8 @@ class OpenSearchStandIn:
             label = doc_id or ((payload or {}).get("doc") or payload or {}).get("chunk_id")
             try:
                 if fault and label in fault.items:
-                    status, kind = fault.items[label]
-                    raise ApiError(status, kind, f"injected failure for [{label}]")
+                    status, kind, *reason = fault.items[label]
+                    raise ApiError(status, kind, reason[0] if reason else f"injected failure for [{label}]")
                 if self.generated_ids and (op == "update" or (op in ("index", "create") and doc_id)):
                     raise ApiError(400, "illegal_argument_exception", NO_CUSTOM_ID)
                 (index,) = self.resolve(index_name)
@@ -249,7 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 if fault is not None and fault.status is not None:
                     if fault.text is None:
-                        raise ApiError(fault.status, fault.kind, "injected failure")
+                        raise ApiError(fault.status, fault.kind, fault.reason)
                     status, data = fault.status, fault.text.encode("utf-8")
                 else:
                     status, payload = standin.handle(self.command, split.path, body)

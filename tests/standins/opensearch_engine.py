@@ -1,8 +1,8 @@
 """The in-memory index behind the OpenSearch stand-in: mapping checks and query evaluation.
 
 Only the query shapes kotae's store emits are understood (bool/filter/must/must_not, term,
-terms, exists, match_all, multi_match, knn with a filter; composite and filters aggregations);
-anything else is a 400 ``parsing_exception``, as a real cluster answers an unknown query or
+terms, exists, match_all, multi_match, knn with a filter; the aggregations of
+:mod:`.opensearch_aggs`); anything else is a 400 ``parsing_exception``, as a real cluster answers an unknown query or
 aggregation. ``hits.total`` follows ``track_total_hits`` (exact up to 10,000 by default, then a
 ``gte`` lower bound), keyword values longer than a field's ``ignore_above`` are not indexed, and
 ``PUT <index>/_mapping`` adds fields but refuses to change a mapped one. Text matching uses
@@ -13,11 +13,11 @@ a document's fields contain. knn scores follow the faiss innerproduct rule of th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kotae.text import tokenize
+from tests.standins import opensearch_aggs as aggs
 
 
 class ApiError(Exception):
@@ -144,58 +144,19 @@ class Index:
         if total is not None:
             response["hits"]["total"] = total
         if "aggs" in body:
-            matched = [self.docs[d] for d, _ in scored]
-            response["aggregations"] = {
-                name: self.aggregate(spec, matched) for name, spec in body["aggs"].items()
-            }
+            response["aggregations"] = aggs.aggregations(self, body["aggs"], scored)
         return response
-
-    def aggregate(self, spec: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, Any]:
-        ((kind, body),) = spec.items()
-        aggregations: dict[str, Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]]] = {
-            "composite": self.composite,
-            "filters": self.filters,
-        }
-        if kind not in aggregations:
-            raise ApiError(400, "parsing_exception", f"Unknown aggregation type [{kind}]")
-        return aggregations[kind](body, docs)
-
-    def filters(self, spec: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, Any]:
-        """One bucket per filter: an array of filters answers an array of buckets in their order,
-        an object of named filters an object of buckets by name."""
-        named = spec["filters"]
-        for query in named.values() if isinstance(named, dict) else named:
-            _validate(query)
-
-        def bucket(query: dict[str, Any]) -> dict[str, int]:
-            return {"doc_count": sum(1 for doc in docs if self.score(query, doc) is not None)}
-
-        if isinstance(named, dict):
-            return {"buckets": {name: bucket(query) for name, query in named.items()}}
-        return {"buckets": [bucket(query) for query in named]}
 
     def hit(self, doc_id: str, score: float, source_filter: Any) -> dict[str, Any]:
         source = dict(self.docs[doc_id])
         if isinstance(source_filter, dict):
+            if "includes" in source_filter:
+                source = {k: v for k, v in source.items() if k in source_filter["includes"]}
             for name in source_filter.get("excludes", []):
                 source.pop(name, None)
         out: dict[str, Any] = {"_index": self.name, "_id": doc_id, "_score": score}
         if source_filter is not False:
             out["_source"] = source
-        return out
-
-    def composite(self, spec: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, Any]:
-        ((name, source),) = spec["sources"][0].items()
-        counts: dict[str, int] = {}
-        for doc in docs:
-            value = doc.get(source["terms"]["field"])
-            if value is not None:
-                counts[value] = counts.get(value, 0) + 1
-        after = (spec.get("after") or {}).get(name)
-        keys = sorted(k for k in counts if after is None or k > after)[: spec.get("size", 10)]
-        out: dict[str, Any] = {"buckets": [{"key": {name: k}, "doc_count": counts[k]} for k in keys]}
-        if keys:
-            out["after_key"] = {name: keys[-1]}
         return out
 
     def score(self, query: dict[str, Any], src: dict[str, Any]) -> float | None:

@@ -151,7 +151,7 @@ def _fill_with(*keys: str):
     return fill
 
 
-def test_reindex_swaps_in_a_fresh_file_in_one_rename(tmp_path: Path) -> None:
+def test_reindex_copies_a_fresh_file_into_this_one(tmp_path: Path) -> None:
     # GIVEN a store file with an item, and the leftovers of an interrupted reindex next to it
     path = tmp_path / "s.sqlite3"
     store = SQLiteStore(path)
@@ -159,9 +159,11 @@ def test_reindex_swaps_in_a_fresh_file_in_one_rename(tmp_path: Path) -> None:
     (tmp_path / "s.sqlite3.reindex").write_bytes(b"half a file")
     (tmp_path / "s.sqlite3.reindex-wal").write_bytes(b"its log")
     lines: list[str] = []
+    inode = path.stat().st_ino
     # WHEN it is reindexed with 3-dimension vectors
     assert store.reindex(3, _fill_with("a", "b"), report=lines.append) == str(path)
-    # THEN the same store reads the new file, which took the old one's place
+    # THEN the same store reads the new content, in the same file (never replaced while in use)
+    assert path.stat().st_ino == inode
     assert sorted(store.item_keys()) == ["a", "b"] and store.lexical_search("old", 5, Filters()) == []
     assert store.vector_search([1.0, 0.0, 0.0], 5, Filters())[0].score == pytest.approx(1.0)
     assert lines == [f"{path} rebuilt"]
@@ -188,3 +190,80 @@ def test_in_memory_store_cannot_be_reindexed() -> None:
     store = SQLiteStore(":memory:")
     with pytest.raises(StoreError, match="in-memory store has no file"):
         store.reindex(3, _fill_with("a"))
+
+
+def _as_schema_1(path: Path) -> None:
+    """Turn a closed store file back into the previous schema: term counts over the whole store
+    (``term_df``), no visibility classes."""
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID")
+        db.execute("INSERT INTO term_df SELECT term, sum(df) FROM class_df GROUP BY term")
+        db.execute("DROP TABLE class_df")
+        db.execute("DROP TABLE classes")
+        db.execute("ALTER TABLE chunks DROP COLUMN class")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+
+
+def test_a_file_of_the_previous_schema_is_brought_up_to_date(tmp_path: Path) -> None:
+    # GIVEN a file written before term counts were kept per visibility class
+    path = tmp_path / "s.sqlite3"
+    store = SQLiteStore(path)
+    store.write("pub", [doc("pub", 0, "vpn guide"), doc("pub", 1, "vpn more")], {"pub#0000": [1.0, 0.0]})
+    store.write("hr", [doc("hr", text="vpn secret", scopes=["hr", "managers"])], {})
+    store.close()
+    _as_schema_1(path)
+    # WHEN it is opened by this kotae (twice: the second finds the work done)
+    SQLiteStore(path).close()
+    again = SQLiteStore(path)
+    # THEN its chunks are counted per class, and writes and deletes keep the counts
+    vpn = _match_expression(["vpn"]).strip('"')
+    assert again.term_frequencies([vpn]) == (3, {vpn: 3})
+    assert again.term_frequencies([vpn], Filters(scopes=("public",))) == (2, {vpn: 2})
+    assert again.term_frequencies([vpn], Filters(scopes=("managers",), kinds=("faq",))) == (1, {vpn: 1})
+    again.delete("pub")
+    assert again.term_frequencies([vpn], Filters(scopes=("public",))) == (0, {})
+    assert [d.document.item_key for d in again.lexical_search("vpn", 5, Filters())] == ["hr"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        assert not db.execute("SELECT name FROM sqlite_master WHERE name = 'term_df'").fetchall()
+    again.close()
+
+
+def test_term_frequencies_count_only_the_classes_the_filters_allow(store: SQLiteStore) -> None:
+    store.write("a", [doc("a", text="alpha", scopes=["public", "hr"])], {})
+    store.write("b", [doc("b", text="alpha", scopes=["hr"], kind="note")], {})
+    store.write("c", [doc("c", text="alpha beta", scopes=["eng"])], {})
+    assert store.term_frequencies(["alpha", "beta"], Filters(scopes=("hr",))) == (2, {"alpha": 2})
+    assert store.term_frequencies(["alpha"], Filters(scopes=("hr", "public"))) == (2, {"alpha": 2})
+    assert store.term_frequencies(["alpha"], Filters(scopes=("hr",), kinds=("faq",))) == (1, {"alpha": 1})
+    assert store.term_frequencies(["alpha"], Filters(scopes=())) == (0, {})
+    assert store.term_frequencies(["beta"], Filters(kinds=("faq",))) == (2, {"beta": 1})
+    # A rewrite into another scope moves the chunk's counts with it
+    store.write("c", [doc("c", text="alpha beta", scopes=["hr"])], {})
+    assert store.term_frequencies(["beta"], Filters(scopes=("eng",))) == (0, {})
+    assert store.term_frequencies(["beta"], Filters(scopes=("hr",))) == (3, {"beta": 1})
+
+
+def test_advance_version_keeps_the_chunks_and_refuses_older(store: SQLiteStore) -> None:
+    store.write("a", [doc("a", text="kept")], {"a#0000": [1.0, 0.0]}, version="5")
+    assert store.advance_version("a", "7")
+    state = store.state("a")
+    assert state is not None and state.version == "7" and state.documents["a#0000"].version == "7"
+    assert state.has_vector == {"a#0000": True} and state.documents["a#0000"].text == "kept"
+    assert not store.advance_version("a", "6") and not store.write("a", [doc("a")], {}, version="6")
+    assert store.advance_version("a", None) and store.state("a").version == "7"  # type: ignore[union-attr]
+    assert store.advance_version("gone", "3") and store.state("gone").deleted  # type: ignore[union-attr]
+
+
+def test_a_backup_into_the_live_file_keeps_its_page_size(tmp_path: Path) -> None:
+    # GIVEN a store file made with another page size than SQLite's default
+    path = tmp_path / "s.sqlite3"
+    store = SQLiteStore(path, page_size=8192)
+    store.write("old", [doc("old")], {})
+    # WHEN it is reindexed (a backup into a file in WAL mode needs equal page sizes)
+    store.reindex(3, _fill_with("a"))
+    # THEN it holds the new content, in pages of the same size
+    assert list(store.item_keys()) == ["a"]
+    store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA page_size").fetchone() == (8192,)

@@ -1,18 +1,26 @@
-"""The embedded store's file: its tables, the checks made when it is opened, transactions, and
-the file moves that end a reindex.
+"""The embedded store's file: its tables, the checks made when it is opened, and the move from
+the previous schema.
 
 The file is in WAL mode (https://www.sqlite.org/wal.html): readers never block the writer, and
-the write-ahead log lives next to it as ``<name>-wal`` and ``<name>-shm``.
+the write-ahead log lives next to it as ``<name>-wal`` and ``<name>-shm``. Those side files are
+found by name, which is why a live store file is never renamed or replaced: a reindex copies the
+fresh file *into* it with the backup API (see :mod:`.connection`).
+
+Every chunk belongs to one *visibility class*, its kind and its set of scopes (``classes``), and
+the term counts are kept per class (``class_df``): the chunks a filter may see are a union of
+whole classes, so the term statistics of what one asker may see are a sum over a few rows.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 
-from kotae.errors import IndexMismatch, StoreCorrupt
+from kotae.errors import IndexMismatch, StoreCorrupt, StoreError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -23,7 +31,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     kind TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     doc TEXT NOT NULL,
-    vector BLOB
+    vector BLOB,
+    class INTEGER
 );
 CREATE INDEX IF NOT EXISTS chunks_item ON chunks (item_key);
 CREATE TABLE IF NOT EXISTS chunk_scopes (
@@ -33,37 +42,59 @@ CREATE TABLE IF NOT EXISTS items (
     item_key TEXT PRIMARY KEY, version TEXT, deleted INTEGER NOT NULL DEFAULT 0
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(tokens, tokenize = 'unicode61 remove_diacritics 0');
-CREATE TABLE IF NOT EXISTS term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS classes (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, scopes TEXT NOT NULL,
+    chunks INTEGER NOT NULL DEFAULT 0, UNIQUE (kind, scopes)
+);
+CREATE TABLE IF NOT EXISTS class_df (
+    term TEXT NOT NULL, class INTEGER NOT NULL, df INTEGER NOT NULL, PRIMARY KEY (term, class)
+) WITHOUT ROWID;
 """
 
 # What SQLite keeps next to a database file (https://www.sqlite.org/tempfiles.html).
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
-def open_database(path: Path, dimensions: int | None) -> sqlite3.Connection:
-    """Open (or create) the store file with its schema, and check it is one this kotae reads."""
+def open_database(path: Path, dimensions: int | None, *, page_size: int | None = None) -> sqlite3.Connection:
+    """Open (or create) the store file with its schema, and check it is one this kotae reads.
+    ``page_size`` applies to a new file only (a backup into a WAL file needs equal page sizes)."""
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
         db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the store file {path} ({exc}); check the path and its permissions") from exc
+    try:
+        if page_size:
+            db.execute(f"PRAGMA page_size={int(page_size)}")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
         check_meta(db, path, dimensions)
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.OperationalError as exc:  # locked by another process, I/O error, read-only
+        db.close()
+        raise StoreError(f"cannot open the store file {path} ({exc}); try again, or check the disk") from exc
+    except sqlite3.Error as exc:
+        db.close()
         raise StoreCorrupt(
             f"{path} is not a readable kotae store ({exc}); move it away and ingest again"
         ) from exc
+    except StoreError:
+        db.close()
+        raise
     return db
 
 
 def check_meta(db: sqlite3.Connection, path: Path, dimensions: int | None) -> None:
-    """Stamp a new file with the schema version; refuse another version or vector size."""
+    """Stamp a new file with the schema version, bring a file of the previous schema up to date,
+    and refuse another version or vector size."""
     meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     if not meta:
-        db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+        db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
         return
-    if meta.get("schema_version") != SCHEMA_VERSION:
+    if meta.get("schema_version") == "1":
+        migrate_from_1(db)
+    elif meta.get("schema_version") != SCHEMA_VERSION:
         raise StoreCorrupt(
             f"{path} has store schema {meta.get('schema_version')!r}, this kotae needs "
             f"{SCHEMA_VERSION!r}; move it away and ingest again"
@@ -72,21 +103,49 @@ def check_meta(db: sqlite3.Connection, path: Path, dimensions: int | None) -> No
     if stored and dimensions and int(stored) != dimensions:
         raise IndexMismatch(
             f"{path} holds {stored}-dimension vectors but the embedder makes "
-            f"{dimensions}; run `kotae reindex` or use another KOTAE_DATA_DIR"
+            f"{dimensions}; run `kotae reindex`"
         )
 
 
-class Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+def class_key(scopes: Iterable[str]) -> str:
+    """How a set of scopes is stored in ``classes.scopes``: a JSON array, sorted, distinct."""
+    return json.dumps(sorted(set(scopes)), ensure_ascii=False)
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
 
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+def migrate_from_1(db: sqlite3.Connection) -> None:
+    """Schema 1 counted terms over the whole store (``term_df``). Give every chunk its
+    visibility class and count its tokens per class, in one transaction (two processes opening
+    the old file at once: the second finds the work done)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        (version,) = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if version == "1":
+            _classify_chunks(db)
+            db.execute("DROP TABLE IF EXISTS term_df")
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+def _classify_chunks(db: sqlite3.Connection) -> None:
+    if "class" not in {row[1] for row in db.execute("PRAGMA table_info(chunks)")}:
+        db.execute("ALTER TABLE chunks ADD COLUMN class INTEGER")
+    scopes: dict[int, list[str]] = {}
+    for scope, row_id in db.execute("SELECT scope, id FROM chunk_scopes"):
+        scopes.setdefault(row_id, []).append(scope)
+    rows = db.execute("SELECT c.id, c.kind, f.tokens FROM chunks c LEFT JOIN fts f ON f.rowid = c.id").fetchall()
+    for row_id, kind, tokens in rows:
+        key = class_key(scopes.get(row_id, []))
+        db.execute("INSERT OR IGNORE INTO classes (kind, scopes) VALUES (?, ?)", (kind, key))
+        (class_id,) = db.execute("SELECT id FROM classes WHERE kind = ? AND scopes = ?", (kind, key)).fetchone()
+        db.execute("UPDATE chunks SET class = ? WHERE id = ?", (class_id, row_id))
+        db.execute("UPDATE classes SET chunks = chunks + 1 WHERE id = ?", (class_id,))
+        db.executemany(
+            "INSERT INTO class_df VALUES (?, ?, 1) ON CONFLICT(term, class) DO UPDATE SET df = df + 1",
+            [(t, class_id) for t in set((tokens or "").split())],
+        )
 
 
 def reindex_path(path: Path) -> Path:
@@ -101,11 +160,3 @@ def remove(path: Path) -> None:
     """Delete a closed store file and its side files, if they exist."""
     for name in (path.name, *(path.name + suffix for suffix in _SIDE_FILES)):
         path.with_name(name).unlink(missing_ok=True)
-
-
-def swap_in(fresh: Path, path: Path) -> None:
-    """Put the closed file ``fresh`` in the place of the closed file ``path`` with one rename
-    (atomic on POSIX), then drop the old file's write-ahead log, which belongs to no file now."""
-    fresh.replace(path)
-    for suffix in _SIDE_FILES:
-        path.with_name(path.name + suffix).unlink(missing_ok=True)

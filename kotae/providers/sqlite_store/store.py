@@ -1,22 +1,27 @@
-"""The SQLite store: writes, lexical search, vector search and term statistics on one file."""
+"""The SQLite store: writes, lexical search, vector search and term statistics on one file.
+
+Several processes may use one file (the bot answering while `kotae ingest` writes). Each read is
+one snapshot of the file as last committed, and the vector matrix cached for dense search belongs
+to the snapshot it was loaded from (:mod:`.connection`): a change by any process, to a scope, a
+deletion, a new item, or a reindex, is seen by the next read.
+"""
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from kotae.errors import IndexMismatch, StoreError
+from kotae.errors import StoreError
 from kotae.models import Document, Filters
-from kotae.providers.base import ItemState, ScoredDocument, Store, Vector
-from kotae.providers.sqlite_store import schema
+from kotae.providers.base import ItemState, ScoredDocument, Store, Vector, allows
+from kotae.providers.sqlite_store import rows, schema
+from kotae.providers.sqlite_store import terms as term_stats
+from kotae.providers.sqlite_store.connection import Snapshot, StoreFile
 from kotae.providers.sqlite_store.vectors import VectorMatrix, numpy
 from kotae.text import tokenize
-from kotae.versions import is_older
 
-# Postings a lexical query may score before its most common terms are dropped (see _prune).
+# Postings a lexical query may score before its most common terms are dropped (see terms.prune).
 MAX_POSTINGS = 10_000
 
 
@@ -26,23 +31,38 @@ def _match_expression(tokens: Sequence[str]) -> str:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in unique)
 
 
+def _scope_clause(filters: Filters, column: str) -> tuple[str, list[Any]]:
+    """Filters as correlated EXISTS clauses: one index probe per candidate row. (An
+    ``IN (subquery)`` on the FTS rowid would make SQLite re-run the MATCH per row id.)"""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.scopes is not None:
+        marks = ",".join("?" * len(filters.scopes)) or "NULL"
+        clauses.append(f"EXISTS (SELECT 1 FROM chunk_scopes s WHERE s.id = {column} AND s.scope IN ({marks}))")
+        params.extend(filters.scopes)
+    if filters.kinds is not None:
+        marks = ",".join("?" * len(filters.kinds)) or "NULL"
+        clauses.append(f"EXISTS (SELECT 1 FROM chunks k WHERE k.id = {column} AND k.kind IN ({marks}))")
+        params.extend(filters.kinds)
+    return "".join(f" AND {c}" for c in clauses), params
+
+
 class SQLiteStore:
     """A kotae store in one SQLite file."""
 
     name: ClassVar[str] = "sqlite"
 
-    def __init__(self, path: Path | str, *, dimensions: int | None = None) -> None:
+    def __init__(self, path: Path | str, *, dimensions: int | None = None, page_size: int | None = None) -> None:
+        """Open (or create) the store at ``path``; ``page_size`` applies to a new file only."""
         self.path = Path(path)
-        self._dimensions = dimensions
-        self._lock = threading.RLock()
-        self._matrix: VectorMatrix | None = None
-        self._db = schema.open_database(self.path, dimensions)
+        self._file = StoreFile(self.path, dimensions, page_size=page_size)
+        self._matrix: tuple[tuple[int, int, int], VectorMatrix] | None = None
 
     # -- index capabilities ------------------------------------------------------------------
     def ensure_index(self) -> str:
         """Nothing to create: opening the file made the schema and checked its version and
         vector size. Checks them again and returns the file's path."""
-        schema.check_meta(self._db, self.path, self._dimensions)
+        self._file.check()
         return str(self.path)
 
     def reindex(
@@ -52,72 +72,61 @@ class SQLiteStore:
         *,
         report: Callable[[str], None] | None = None,
     ) -> str:
-        """Fill a fresh file next to this one (``<name>.reindex``), then move it over this one in
-        one rename and read from it. Until then the old file serves as before; if ``fill`` fails,
-        the fresh file is removed and nothing else changes."""
+        """Fill a fresh file next to this one (``<name>.reindex``), then copy it into this one in
+        one transaction (:meth:`StoreFile.copy_from`) and remove it. Until then the old content
+        serves as before; if ``fill`` fails, the fresh file is removed and nothing else changes.
+        The file itself is never replaced, so every process using it sees the new content."""
         if str(self.path) == ":memory:":
             raise StoreError("an in-memory store has no file to rebuild; ingest into a new store instead")
         fresh_path = schema.reindex_path(self.path)
-        fresh = SQLiteStore(fresh_path, dimensions=dimensions)
+        # A backup into a file in WAL mode needs the same page size on both sides.
+        fresh = SQLiteStore(fresh_path, dimensions=dimensions, page_size=self._file.page_size())
         try:
             fill(fresh)
-        except BaseException:
+            fresh.close()
+            self._file.copy_from(fresh_path, dimensions)
+        finally:
             fresh.close()
             schema.remove(fresh_path)
-            raise
-        fresh.close()
-        with self._lock:
-            self._db.close()
-            schema.swap_in(fresh_path, self.path)
-            self._dimensions, self._matrix = dimensions, None
-            self._db = schema.open_database(self.path, dimensions)
         if report is not None:
             report(f"{self.path} rebuilt")
         return str(self.path)
 
-    def _remember_dimensions(self, size: int) -> None:
-        if self._dimensions and size != self._dimensions:
-            raise IndexMismatch(f"vector of size {size}, expected {self._dimensions}")
-        self._dimensions = size
-        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('dimensions', ?)", (str(size),))
-
     def close(self) -> None:
-        self._db.close()
+        self._file.close()
 
     # -- bookkeeping -------------------------------------------------------------------------
     def count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        with self._file.reading("count") as snap:
+            return int(snap.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
     def item_keys(self) -> Iterator[str]:
-        rows = self._db.execute("SELECT DISTINCT item_key FROM chunks ORDER BY item_key").fetchall()
-        return iter([r[0] for r in rows])
+        with self._file.reading("list items") as snap:
+            keys = snap.db.execute("SELECT DISTINCT item_key FROM chunks ORDER BY item_key").fetchall()
+        return iter([r[0] for r in keys])
 
     def documents(self, item_key: str) -> list[Document]:
-        rows = self._db.execute(
-            "SELECT doc FROM chunks WHERE item_key = ? ORDER BY chunk_id", (item_key,)
-        ).fetchall()
-        return [Document.model_validate_json(r[0]) for r in rows]
+        with self._file.reading("read item") as snap:
+            found = snap.db.execute(
+                "SELECT doc FROM chunks WHERE item_key = ? ORDER BY chunk_id", (item_key,)
+            ).fetchall()
+            return [Document.model_validate_json(r[0]) for r in found]
 
     # -- writes ------------------------------------------------------------------------------
     def state(self, item_key: str) -> ItemState | None:
-        row = self._db.execute(
-            "SELECT version, deleted FROM items WHERE item_key = ?", (item_key,)
-        ).fetchone()
-        chunks = self._db.execute(
-            "SELECT chunk_id, doc, vector IS NOT NULL FROM chunks WHERE item_key = ?", (item_key,)
-        ).fetchall()
-        if row is None and not chunks:
-            return None
-        return ItemState(
-            version=row[0] if row else None,
-            documents={c: Document.model_validate_json(d) for c, d, _ in chunks},
-            has_vector={c: bool(v) for c, _, v in chunks},
-            deleted=bool(row[1]) if row else False,
-        )
-
-    def _stale(self, item_key: str, version: str | None) -> bool:
-        row = self._db.execute("SELECT version FROM items WHERE item_key = ?", (item_key,)).fetchone()
-        return bool(row and is_older(version, row[0]))
+        with self._file.reading("read item state") as snap:
+            row = snap.db.execute("SELECT version, deleted FROM items WHERE item_key = ?", (item_key,)).fetchone()
+            chunks = snap.db.execute(
+                "SELECT chunk_id, doc, vector IS NOT NULL FROM chunks WHERE item_key = ?", (item_key,)
+            ).fetchall()
+            if row is None and not chunks:
+                return None
+            return ItemState(
+                version=row[0] if row else None,
+                documents={c: Document.model_validate_json(d) for c, d, _ in chunks},
+                has_vector={c: bool(v) for c, _, v in chunks},
+                deleted=bool(row[1]) if row else False,
+            )
 
     def write(
         self,
@@ -128,158 +137,91 @@ class SQLiteStore:
         version: str | None = None,
     ) -> bool:
         np: Any = numpy() if vectors else None
-        with self._lock, schema.Transaction(self._db):
-            if self._stale(item_key, version):
+        with self._file.writing(f"write of {item_key}") as db:
+            if rows.stale(db, item_key, version):
                 return False
             keep = {d.chunk_id for d in documents}
-            old = self._db.execute(
-                "SELECT id, chunk_id FROM chunks WHERE item_key = ?", (item_key,)
-            ).fetchall()
-            for row_id, cid in old:
+            for row_id, cid in db.execute("SELECT id, chunk_id FROM chunks WHERE item_key = ?", (item_key,)).fetchall():
                 if cid not in keep:
-                    self._delete_row(row_id)
+                    rows.delete(db, row_id)
             for doc in documents:
                 blob = None
                 if doc.chunk_id in vectors:
                     vec = vectors[doc.chunk_id]
-                    self._remember_dimensions(len(vec))
+                    rows.check_dimensions(db, len(vec), self._file.dimensions)
                     blob = np.asarray(vec, dtype=np.float32).tobytes()
-                self._upsert_row(doc, blob)
-            self._db.execute(
-                "INSERT INTO items VALUES (?, ?, 0) ON CONFLICT(item_key) DO UPDATE SET "
-                "version = excluded.version, deleted = 0",
-                (item_key, version),
-            )
-        self._matrix = None
+                rows.upsert(db, doc, blob)
+            rows.set_item(db, item_key, version, deleted=False)
         return True
 
-    def _upsert_row(self, doc: Document, blob: bytes | None) -> None:
-        existing = self._db.execute("SELECT id FROM chunks WHERE chunk_id = ?", (doc.chunk_id,)).fetchone()
-        payload = doc.model_dump_json()
-        if existing is None:
-            cur = self._db.execute(
-                "INSERT INTO chunks (chunk_id, item_key, kind, content_hash, doc, vector) VALUES (?,?,?,?,?,?)",
-                (doc.chunk_id, doc.item_key, doc.kind, doc.content_hash, payload, blob),
-            )
-            row_id = cur.lastrowid
-        else:
-            row_id = existing[0]
-            self._db.execute(
-                "UPDATE chunks SET kind = ?, content_hash = ?, doc = ?, vector = coalesce(?, vector) WHERE id = ?",
-                (doc.kind, doc.content_hash, payload, blob, row_id),
-            )
-            self._drop_text(row_id)
-            self._db.execute("DELETE FROM chunk_scopes WHERE id = ?", (row_id,))
-        tokens = tokenize(f"{doc.title}\n{doc.text}")
-        self._db.execute("INSERT INTO fts (rowid, tokens) VALUES (?, ?)", (row_id, " ".join(tokens)))
-        self._count_terms(tokens, +1)
-        self._db.executemany(
-            "INSERT OR IGNORE INTO chunk_scopes VALUES (?, ?)", [(s, row_id) for s in doc.scopes]
-        )
-
-    def _count_terms(self, tokens: Sequence[str], delta: int) -> None:
-        """Keep per-term chunk frequencies, for query pruning and for term_frequencies."""
-        self._db.executemany(
-            "INSERT INTO term_df VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
-            [(t, delta) for t in set(tokens)],
-        )
-
-    def _drop_text(self, row_id: int) -> None:
-        row = self._db.execute("SELECT tokens FROM fts WHERE rowid = ?", (row_id,)).fetchone()
-        if row is not None:
-            self._count_terms(row[0].split(), -1)
-        self._db.execute("DELETE FROM fts WHERE rowid = ?", (row_id,))
-
-    def _delete_row(self, row_id: int) -> None:
-        self._drop_text(row_id)
-        self._db.execute("DELETE FROM chunk_scopes WHERE id = ?", (row_id,))
-        self._db.execute("DELETE FROM chunks WHERE id = ?", (row_id,))
-
     def delete(self, item_key: str, *, version: str | None = None) -> bool:
-        with self._lock, schema.Transaction(self._db):
-            if self._stale(item_key, version):
+        with self._file.writing(f"delete of {item_key}") as db:
+            if rows.stale(db, item_key, version):
                 return False
-            for (row_id,) in self._db.execute(
-                "SELECT id FROM chunks WHERE item_key = ?", (item_key,)
-            ).fetchall():
-                self._delete_row(row_id)
+            for (row_id,) in db.execute("SELECT id FROM chunks WHERE item_key = ?", (item_key,)).fetchall():
+                rows.delete(db, row_id)
             # A tombstone keeps the version so a replayed older INSERT cannot resurrect the item.
-            self._db.execute(
-                "INSERT INTO items VALUES (?, ?, 1) ON CONFLICT(item_key) DO UPDATE SET "
-                "version = excluded.version, deleted = 1",
-                (item_key, version),
+            rows.set_item(db, item_key, version, deleted=True)
+        return True
+
+    def advance_version(self, item_key: str, version: str | None) -> bool:
+        """Store a newer version for an item whose chunks stay as they are (the item's row and
+        each chunk's ``version``; no words or vectors are rewritten). False if a newer version
+        is stored; an unversioned call changes nothing; an unknown item is left as a tombstone
+        of that version."""
+        if version is None:
+            return True
+        with self._file.writing(f"version of {item_key}") as db:
+            if rows.stale(db, item_key, version):
+                return False
+            # An item with no chunks is recorded as a tombstone, as a write of no chunks would be.
+            db.execute(
+                "INSERT INTO items VALUES (?, ?, NOT EXISTS (SELECT 1 FROM chunks WHERE item_key = ?)) "
+                "ON CONFLICT(item_key) DO UPDATE SET version = excluded.version",
+                (item_key, version, item_key),
             )
-        self._matrix = None
+            db.execute(
+                "UPDATE chunks SET doc = json_set(doc, '$.version', ?) WHERE item_key = ?", (version, item_key)
+            )
         return True
 
     # -- reads -------------------------------------------------------------------------------
-    def _scope_clause(self, filters: Filters, column: str) -> tuple[str, list[Any]]:
-        """Filters as correlated EXISTS clauses: one index probe per candidate row. (An
-        ``IN (subquery)`` on the FTS rowid would make SQLite re-run the MATCH per row id.)"""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if filters.scopes is not None:
-            marks = ",".join("?" * len(filters.scopes)) or "NULL"
-            clauses.append(
-                f"EXISTS (SELECT 1 FROM chunk_scopes s WHERE s.id = {column} AND s.scope IN ({marks}))"
-            )
-            params.extend(filters.scopes)
-        if filters.kinds is not None:
-            marks = ",".join("?" * len(filters.kinds)) or "NULL"
-            clauses.append(f"EXISTS (SELECT 1 FROM chunks k WHERE k.id = {column} AND k.kind IN ({marks}))")
-            params.extend(filters.kinds)
-        return "".join(f" AND {c}" for c in clauses), params
-
-    def _df(self, terms: list[str]) -> dict[str, int]:
-        """How many chunks contain each of the (distinct) terms; terms in none are left out."""
-        marks = ",".join("?" * len(terms))
-        query = f"SELECT term, df FROM term_df WHERE term IN ({marks}) AND df > 0"
-        return dict(self._db.execute(query, terms).fetchall())
-
-    def _prune(self, terms: list[str]) -> list[str]:
-        """Drop the most common query terms while the postings to score exceed the budget.
-
-        FTS5 scores every matching row, so a term found in most chunks costs a full scan of
-        them while adding almost nothing to BM25 (its IDF is near zero). The rarest term is
-        always kept, and small stores are never pruned.
-        """
-        unique = list(dict.fromkeys(terms))
-        if len(unique) < 2:
-            return unique
-        df = self._df(unique)
-        ordered = sorted(unique, key=lambda t: df.get(t, 0))
-        while len(ordered) > 1 and sum(df.get(t, 0) for t in ordered) > MAX_POSTINGS:
-            ordered.pop()
-        return ordered
-
     def lexical_search(self, query: str, k: int, filters: Filters) -> list[ScoredDocument]:
-        expression = _match_expression(self._prune(tokenize(query)))
-        if not expression:
+        tokens = tokenize(query)
+        if not tokens:
             return []
-        where, params = self._scope_clause(filters, "fts.rowid")
-        sql = f"SELECT rowid, -bm25(fts) FROM fts WHERE fts MATCH ?{where} ORDER BY bm25(fts) LIMIT ?"
-        try:
-            rows = self._db.execute(sql, [expression, *params, k]).fetchall()
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"lexical search failed: {exc}") from exc
-        by_id = self._docs_by_id([row_id for row_id, _ in rows]) if rows else {}
-        return [ScoredDocument(by_id[row_id], float(score)) for row_id, score in rows]
+        with self._file.reading("lexical search") as snap:
+            expression = _match_expression(term_stats.prune(snap.db, tokens, MAX_POSTINGS))
+            if not expression:
+                return []
+            where, params = _scope_clause(filters, "fts.rowid")
+            sql = f"SELECT rowid, -bm25(fts) FROM fts WHERE fts MATCH ?{where} ORDER BY bm25(fts) LIMIT ?"
+            found = snap.db.execute(sql, [expression, *params, k]).fetchall()
+            return self._scored(snap, found, filters)
 
     def vector_search(self, vector: Vector, k: int, filters: Filters) -> list[ScoredDocument]:
-        if self._matrix is None:
-            self._matrix = VectorMatrix.load(self._db, self._dimensions)
-        nearest = self._matrix.search(vector, k, filters)
-        if not nearest:
+        with self._file.reading("vector search") as snap:
+            if self._matrix is None or self._matrix[0] != snap.key:
+                self._matrix = (snap.key, VectorMatrix.load(snap.db, self._file.dimensions))
+            return self._scored(snap, self._matrix[1].search(vector, k, filters), filters)
+
+    def _scored(self, snap: Snapshot, found: Sequence[tuple[int, float]], filters: Filters) -> list[ScoredDocument]:
+        """The documents behind (row id, score) pairs, read in the same snapshot as the ids. The
+        query already applied the filters; ``allows`` checks each document again, as stored."""
+        if not found:
             return []
-        by_id = self._docs_by_id([row_id for row_id, _ in nearest])
-        return [ScoredDocument(by_id[row_id], score) for row_id, score in nearest]
+        ids = [row_id for row_id, _ in found]
+        docs = snap.db.execute(f"SELECT id, doc FROM chunks WHERE id IN ({','.join('?' * len(ids))})", ids)
+        by_id = {row_id: Document.model_validate_json(doc) for row_id, doc in docs}
+        return [
+            ScoredDocument(by_id[row_id], float(score))
+            for row_id, score in found
+            if row_id in by_id and allows(filters, by_id[row_id])
+        ]
 
-    def _docs_by_id(self, ids: list[int]) -> dict[int, Document]:
-        marks = ",".join("?" * len(ids))
-        rows = self._db.execute(f"SELECT id, doc FROM chunks WHERE id IN ({marks})", ids).fetchall()
-        return {row_id: Document.model_validate_json(doc) for row_id, doc in rows}
-
-    def term_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
-        """The chunk count and the chunk frequencies kept in ``term_df`` as chunks are written."""
-        unique = list(dict.fromkeys(terms))
-        return self.count(), self._df(unique) if unique else {}
+    def term_frequencies(self, terms: Sequence[str], filters: Filters | None = None) -> tuple[int, dict[str, int]]:
+        """The chunks the filters let the asker see, and how many of them hold each term, summed
+        over the visible classes (:mod:`.terms`); no filters count the whole store."""
+        with self._file.reading("term frequencies") as snap:
+            classes = term_stats.visible_classes(snap.db, filters or Filters())
+            return term_stats.chunk_count(snap.db, classes), term_stats.frequencies(snap.db, terms, classes)

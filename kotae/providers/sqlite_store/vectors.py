@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from kotae.errors import IndexMismatch, MissingExtra
+from kotae.errors import IndexMismatch, MissingExtra, StoreCorrupt
 from kotae.models import Filters
 from kotae.providers.base import Vector
 
@@ -37,7 +37,8 @@ def _columns(groups: dict[str, list[int]], rows: int) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class VectorMatrix:
-    """The store's vectors as loaded at one moment; reloaded after every write."""
+    """The store's vectors as one snapshot of the file holds them (the store keeps it for that
+    snapshot's key only, see :class:`~kotae.providers.sqlite_store.connection.Snapshot`)."""
 
     ids: Any  # row id of the chunk behind each matrix row
     matrix: Any
@@ -51,6 +52,10 @@ class VectorMatrix:
             "SELECT id, vector, kind FROM chunks WHERE vector IS NOT NULL ORDER BY id"
         ).fetchall()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
+        if rows and len({len(r[1]) for r in rows}) > 1:
+            raise StoreCorrupt(
+                "the store holds vectors of different sizes; run `kotae reindex` to rebuild it"
+            )
         if rows:
             matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
             norms = np.linalg.norm(matrix, axis=1, keepdims=True)
