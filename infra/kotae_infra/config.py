@@ -195,19 +195,21 @@ class KotaeConfig:
             asset_dir=p.asset_dir("kotae:assetDir"),
             bundle_boto3=p.boolean("kotae:bundleBoto3"),
         )
-        if bool(config.guardrail_id) != bool(config.guardrail_version):
-            p.problems.append("kotae:guardrailId and kotae:guardrailVersion: set both, or neither")
-        if config.answer_log_expiration_days <= config.answer_log_transition_days:
-            p.problems.append(
-                "kotae:answerLogExpirationDays: must be greater than kotae:answerLogTransitionDays "
-                f"(got {config.answer_log_expiration_days} <= {config.answer_log_transition_days})"
-            )
-        if p.problems:
-            raise ContextError(
-                "invalid CDK context (fix it in infra/cdk.json or with -c key=value):\n  "
-                + "\n  ".join(p.problems)
-            )
+        p.problems.extend(config._conflicts())
+        p.raise_problems()
         return config
+
+    def _conflicts(self) -> list[str]:
+        """Problems between values that are each valid alone."""
+        problems = []
+        if bool(self.guardrail_id) != bool(self.guardrail_version):
+            problems.append("kotae:guardrailId and kotae:guardrailVersion: set both, or neither")
+        if self.answer_log_expiration_days <= self.answer_log_transition_days:
+            problems.append(
+                "kotae:answerLogExpirationDays: must be greater than kotae:answerLogTransitionDays "
+                f"(got {self.answer_log_expiration_days} <= {self.answer_log_transition_days})"
+            )
+        return problems
 
     @property
     def glue_database(self) -> str:
@@ -221,6 +223,13 @@ class _Parser:
     def __init__(self, lookup: Callable[[str], Any]) -> None:
         self._lookup = lookup
         self.problems: list[str] = []
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise ContextError(
+                "invalid CDK context (fix it in infra/cdk.json or with -c key=value):\n  "
+                + "\n  ".join(self.problems)
+            )
 
     def raw(self, key: str) -> Any:
         value = self._lookup(key)

@@ -77,28 +77,7 @@ class DataStores(Construct):
             "within minutes (TTL); a restore would bring back nothing worth having",
         )
 
-        # Slack credentials under Bolt's names. The signing secret is generated and the token is
-        # a placeholder, so nothing real is in the template; the operator puts the real values
-        # with `aws secretsmanager put-secret-value` (infra/README.md).
-        self.slack_secret = secretsmanager.Secret(
-            self,
-            "SlackSecret",
-            secret_name=f"{prefix}/slack",
-            description="kotae Slack credentials: JSON with SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template=json.dumps({"SLACK_BOT_TOKEN": "xoxb-replace-me"}),
-                generate_string_key="SLACK_SIGNING_SECRET",
-                exclude_punctuation=True,
-                password_length=32,
-            ),
-        )
-        acknowledge(
-            self.slack_secret,
-            "AwsSolutions-SMG4",
-            "no automatic rotation: Slack issues the bot token and the signing secret, so a "
-            "rotation Lambda cannot make new ones; rotate them in the Slack app, then put them "
-            "here (infra/README.md, step 5)",
-        )
+        self.slack_secret = self._slack_secret(prefix)
 
         # Channel profiles (scopes, prompt version per channel), read by the bot through
         # Powertools parameters so operators change them without a deploy. CloudFormation only
@@ -111,3 +90,28 @@ class DataStores(Construct):
             description="kotae channel profiles (JSON, see bot/profiles.py)",
             tier=ssm.ParameterTier.STANDARD,
         )
+
+    def _slack_secret(self, prefix: str) -> secretsmanager.Secret:
+        # Slack credentials under Bolt's names. The signing secret is generated and the token is
+        # a placeholder, so nothing real is in the template; the operator puts the real values
+        # with `aws secretsmanager put-secret-value` (infra/README.md).
+        secret = secretsmanager.Secret(
+            self,
+            "SlackSecret",
+            secret_name=f"{prefix}/slack",
+            description="kotae Slack credentials: JSON with SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"SLACK_BOT_TOKEN": "xoxb-replace-me"}),
+                generate_string_key="SLACK_SIGNING_SECRET",
+                exclude_punctuation=True,
+                password_length=32,
+            ),
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "no automatic rotation: Slack issues the bot token and the signing secret, so a "
+            "rotation Lambda cannot make new ones; rotate them in the Slack app, then put them "
+            "here (infra/README.md, step 5)",
+        )
+        return secret

@@ -115,6 +115,24 @@ def guardrail_environment(config: KotaeConfig) -> dict[str, str]:
     return {"KOTAE_GUARDRAIL_ID": config.guardrail_id, "KOTAE_GUARDRAIL_VERSION": config.guardrail_version}
 
 
+def _grant_generation(stack: Stack, role: iam.Role, config: KotaeConfig) -> None:
+    """Claude through Converse/ConverseStream on the configured models only, and ApplyGuardrail
+    on the configured guardrail only (Converse with guardrailConfig needs nothing more)."""
+    if config.guardrail_id:
+        guardrail = stack.format_arn(service="bedrock", resource="guardrail", resource_name=config.guardrail_id)
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["bedrock:ApplyGuardrail"], resources=[guardrail]))
+    for model_id in dict.fromkeys((config.generation_model_id, *config.extra_model_ids)):
+        for statement in invoke_model_statements(stack, model_id, [INVOKE, INVOKE_STREAM]):
+            role.add_to_principal_policy(statement)
+            acknowledge_wildcard_resources(
+                role,
+                statement,
+                "the Region of an inference profile's foundation model is the one Bedrock "
+                "routes the call to, so it is '*'; the statement only applies through the "
+                "profile (bedrock:InferenceProfileArn condition, infra/kotae_infra/permissions.py)",
+            )
+
+
 class BotFunction(_KotaeFunction):
     """The Slack bot behind a Function URL; it invokes itself for Bolt's lazy listeners."""
 
@@ -157,24 +175,7 @@ class BotFunction(_KotaeFunction):
             },
         )
         stack = Stack.of(self)
-        if config.guardrail_id:
-            # Converse with guardrailConfig needs ApplyGuardrail on that guardrail, nothing more.
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["bedrock:ApplyGuardrail"],
-                    resources=[stack.format_arn(service="bedrock", resource="guardrail", resource_name=config.guardrail_id)],
-                )
-            )
-        for model_id in dict.fromkeys((config.generation_model_id, *config.extra_model_ids)):
-            for statement in invoke_model_statements(stack, model_id, [INVOKE, INVOKE_STREAM]):
-                role.add_to_principal_policy(statement)
-                acknowledge_wildcard_resources(
-                    role,
-                    statement,
-                    "the Region of an inference profile's foundation model is the one Bedrock "
-                    "routes the call to, so it is '*'; the statement only applies through the "
-                    "profile (bedrock:InferenceProfileArn condition, infra/kotae_infra/permissions.py)",
-                )
+        _grant_generation(stack, role, config)
         data.prompts.grant_read_data(role)
         data.dedupe.grant_read_write_data(role)
         log_writes = put_objects(answer_logs.bucket, ["answers", "feedback"])
