@@ -22,9 +22,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.formatting import escape
+from bot.formatting import plain_reply
 from bot.middleware import ProfileLookup
-from bot.questions import PLACEHOLDER, Question, show_status, thread_history, thread_key
+from bot.questions import PLACEHOLDER, BotIdentity, Question, show_status, thread_history, thread_key
 from bot.responders import EphemeralResponder, PostThenUpdate, Responder, StreamResponder
 from bot.runtime import BotRuntime, RuntimeSource
 from kotae.errors import KotaeError, StoreError, new_reference
@@ -43,12 +43,13 @@ THREAD_MEMORY_SECONDS = 7 * 24 * 3600
 
 def failure_reply(exc: Exception, lang: str, **log: Any) -> str:
     """What a person sees when answering failed: a safe message and a reference id that is
-    also in the log line with the exception (never the exception text itself)."""
+    also in the log line with the exception (never the exception text itself). Plain text:
+    whoever sends it makes it safe for Slack (the responders, ``answer_in_thread``)."""
     metrics.answer_failed()
     reference = exc.reference if isinstance(exc, KotaeError) else new_reference()
     message = exc.user_message if isinstance(exc, KotaeError) else KotaeError.user_message
     logger.exception("answer failed", extra={"reference": reference, **log})
-    return escape(FAILED.get(lang, FAILED["en"]).format(message=message, reference=reference))
+    return FAILED.get(lang, FAILED["en"]).format(message=message, reference=reference)
 
 
 class AnswerFailed(Exception):
@@ -110,23 +111,32 @@ def ready_runtime(
         return None
 
 
-def answer_in_thread(client: Any, runtime: RuntimeSource, question: Question, profile: ProfileLookup) -> None:
-    """Answer a question in its thread once per Slack event id, however often Slack delivers it."""
+def answer_in_thread(
+    client: Any,
+    runtime: RuntimeSource,
+    question: Question,
+    profile: ProfileLookup,
+    bot: BotIdentity | None = None,
+) -> None:
+    """Answer a question in its thread once per Slack event id, however often Slack delivers it.
+    ``bot`` is kotae's identity (its thread messages are its turns of the history)."""
 
     def post(text: str) -> None:
-        client.chat_postMessage(channel=question.channel_id, thread_ts=question.thread_ts, text=text)
+        client.chat_postMessage(
+            channel=question.channel_id, thread_ts=question.thread_ts, text=plain_reply(text)
+        )
 
-    bot = ready_runtime(runtime, post, question.text, event_id=question.event_id)
-    if bot is None:
+    ready = ready_runtime(runtime, post, question.text, event_id=question.event_id)
+    if ready is None:
         return
     once = idempotent_function(
         data_keyword_argument="question",
-        persistence_store=bot.persistence,
-        config=bot.idempotency,
+        persistence_store=ready.persistence,
+        config=ready.idempotency,
         key_prefix="kotae-answer",
     )(_answer)
     try:
-        once(client=client, runtime=bot, question=question, profile=profile)
+        once(client=client, runtime=ready, question=question, profile=profile, bot=bot or BotIdentity())
     except IdempotencyAlreadyInProgressError:
         logger.info("duplicate delivery ignored", extra={"event_id": question.event_id})
     except AnswerFailed:
@@ -137,7 +147,9 @@ def answer_in_thread(client: Any, runtime: RuntimeSource, question: Question, pr
         post(failure_reply(failure, detect_language(question.text), event_id=question.event_id))
 
 
-def _answer(client: Any, runtime: BotRuntime, question: Question, profile: ProfileLookup) -> dict[str, str]:
+def _answer(
+    client: Any, runtime: BotRuntime, question: Question, profile: ProfileLookup, bot: BotIdentity
+) -> dict[str, str]:
     """The once-per-event part; what it returns is what a duplicate delivery gets back."""
     lang = detect_language(question.text)
     show_status(client, question, lang)
@@ -147,7 +159,7 @@ def _answer(client: Any, runtime: BotRuntime, question: Question, profile: Profi
         runtime,
         question,
         profile,
-        history=lambda: thread_history(client, question),
+        history=lambda: thread_history(client, question, bot),
         event_id=question.event_id,
     )
     return {"answer_id": answer_id}

@@ -1,72 +1,95 @@
 """Answers as Slack messages: safe mrkdwn and Block Kit. Pure functions.
 
 Slack asks that &, < and > in text be escaped, and treats <!channel>, <!here>, <@U…> and
-<url|label> as control sequences (https://api.slack.com/reference/surfaces/formatting#escaping).
-Model output is escaped first, so it can never ping a channel or forge a link; only the
-Markdown kotae itself understands (bold, inline code, fenced code, [label](url) links) is turned
-back into mrkdwn.
+<url|label> as control sequences (https://docs.slack.dev/messaging/formatting-message-text).
+Every text from a model or from content goes through bot/sanitize.py first, which defuses
+pings, control sequences and auto-links, and keeps links only to the answer's cited sources;
+then it is escaped, and only the Markdown kotae itself understands (bold, headings, links to
+those sources) is turned into mrkdwn. Section texts are ``verbatim``: Slack does not auto-link
+URLs or channel names in them or parse mentions
+(https://docs.slack.dev/reference/block-kit/composition-objects/text-object).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
+from bot.sanitize import Link, allowed_urls, defuse, segments
 from kotae.models import Answer
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.MULTILINE)
-_LINK = re.compile(r"\[([^\]\n]{1,200})\]\((https?://[^\s)]{1,500})\)")
-_MENTION = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+_PARTIAL_TAIL = re.compile(r"(<[^>]*|&[#A-Za-z0-9]*)$")  # a link or entity a cut would break
 MAX_SECTION = 3000  # characters in one section block's text
+MAX_TEXT = 3000  # the fallback text of a message with blocks
 
 
 def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _link_label(label: str) -> str:
-    return label.replace("|", "¦")
+def slack_link(url: str, label: str) -> str:
+    """<url|label>, with a label that is plain text: defused, escaped, and without the pipe
+    that would end the URL early (the URL's own pipes are percent-encoded)."""
+    return f"<{escape(url).replace('|', '%7C')}|{escape(defuse(label)).replace('|', '¦')}>"
 
 
-def to_mrkdwn(markdown: str) -> str:
-    """Markdown from a model or the extractive answerer -> Slack mrkdwn, with nothing live."""
-    text = escape(markdown)
-    text = _MENTION.sub(lambda m: "@\u200b" + m.group(1), text)  # zero-width space: no ping
-    text = _LINK.sub(lambda m: f"<{m.group(2)}|{_link_label(m.group(1))}>", text)
-    text = _BOLD.sub(r"*\1*", text)
-    return _HEADING.sub(r"*\1*", text)
+def to_mrkdwn(markdown: str, allowed: Iterable[str] = ()) -> str:
+    """Markdown from a model, the extractive answerer or kotae's messages -> Slack mrkdwn, with
+    nothing live but links to the allowed URLs."""
+    out = []
+    for part in segments(markdown, allowed):
+        if isinstance(part, Link):
+            out.append(slack_link(part.url, part.label))
+        else:
+            out.append(_HEADING.sub(r"*\1*", _BOLD.sub(r"*\1*", escape(defuse(part)))))
+    return "".join(out)
+
+
+def fallback_text(answer: Answer) -> str:
+    """The top-level text of the answer's message (notifications, clients without blocks)."""
+    return cut(to_mrkdwn(answer.text, allowed_urls(answer)), MAX_TEXT)
+
+
+def plain_reply(text: str) -> str:
+    """A message kotae wrote (a failure, a notice) as a message's mrkdwn text."""
+    return cut(to_mrkdwn(text), MAX_TEXT)
+
+
+def cut(mrkdwn: str, limit: int) -> str:
+    """At most ``limit`` characters, without a link or entity broken in half at the end."""
+    if len(mrkdwn) <= limit:
+        return mrkdwn
+    return _PARTIAL_TAIL.sub("", mrkdwn[:limit])
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def _chunks(text: str, size: int = MAX_SECTION) -> list[str]:
     parts, rest = [], text
     while len(rest) > size:
-        cut = rest.rfind("\n", 0, size)
-        cut = cut if cut > size // 2 else size
-        parts.append(rest[:cut])
-        rest = rest[cut:].lstrip("\n")
+        at = rest.rfind("\n", 0, size)
+        at = at if at > size // 2 else (len(cut(rest, size)) or size)
+        parts.append(rest[:at])
+        rest = rest[at:].lstrip("\n")
     return [*parts, rest] if rest else parts
 
 
 def source_line(citation_id: str, title: str, url: str | None, key: str) -> str:
-    label = escape(_link_label(title or key))
     if url and url.startswith(("https://", "http://")):
-        return f"[{citation_id}] <{escape(url)}|{label}>"
-    return f"[{citation_id}] {label} (`{escape(key)}`)"
-
-
-def safe_markdown(text: str) -> str:
-    """Streamed Markdown (chat.appendStream) with Slack's control sequences and broadcast
-    mentions defused; the rest is left for Slack's Markdown renderer."""
-    text = _MENTION.sub(lambda m: "@\u200b" + m.group(1), text)
-    return text.replace("<!", "<\u200b!").replace("<@", "<\u200b@").replace("<#", "<\u200b#")
+        return f"[{citation_id}] {slack_link(url, title or key)}"
+    return f"[{citation_id}] {escape(defuse(title or key))} (`{escape(defuse(key))}`)"
 
 
 def answer_blocks(answer: Answer, answer_id: str) -> list[dict[str, Any]]:
     """The final message: answer, Sources, a context line, and 👍/👎 buttons for this answer."""
     sections: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": part}}
-        for part in _chunks(to_mrkdwn(answer.text))
+        {"type": "section", "text": _mrkdwn(part)}
+        for part in _chunks(to_mrkdwn(answer.text, allowed_urls(answer)))
     ]
     return sections + footer_blocks(answer, answer_id)
 
@@ -76,22 +99,9 @@ def footer_blocks(answer: Answer, answer_id: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if answer.citations:
         lines = [source_line(c.id, c.title, c.url, c.key) for c in answer.citations]
-        blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": "*Sources*\n" + "\n".join(lines)}}
-        )
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": escape(
-                        f"prompt {answer.prompt_task}/{answer.prompt_version} · model {answer.model_id}"
-                    ),
-                }
-            ],
-        }
-    )
+        blocks.append({"type": "section", "text": _mrkdwn("*Sources*\n" + "\n".join(lines))})
+    trace = f"prompt {answer.prompt_task}/{answer.prompt_version} · model {answer.model_id}"
+    blocks.append({"type": "context", "elements": [_mrkdwn(escape(defuse(trace)))]})
     blocks.append(
         {
             "type": "actions",

@@ -19,12 +19,12 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 from slack_sdk.errors import SlackApiError
 
-from bot.formatting import answer_blocks, escape, footer_blocks, safe_markdown
+from bot.formatting import answer_blocks, fallback_text, footer_blocks, plain_reply
+from bot.sanitize import StreamSanitizer, defuse
 from kotae.models import Answer
 
 logger = Logger(service="kotae-bot", child=True)
 STREAM_BUFFER = 120  # characters per chat.appendStream call, to stay under rate limits
-MAX_TEXT = 3000  # the fallback text of a message with blocks
 
 
 class Responder(Protocol):
@@ -42,7 +42,7 @@ class Responder(Protocol):
         ...
 
     def fail(self, text: str) -> None:
-        """End the reply with this (already escaped) failure message."""
+        """End the reply with this failure message (plain text: the responder makes it safe)."""
         ...
 
 
@@ -68,16 +68,21 @@ class PostThenUpdate:
         self._client.chat_update(
             channel=self._channel,
             ts=self._ts,
-            text=escape(answer.text)[:MAX_TEXT],
+            text=fallback_text(answer),
             blocks=answer_blocks(answer, answer_id),
         )
 
     def fail(self, text: str) -> None:
-        self._client.chat_update(channel=self._channel, ts=self._ts, text=text)
+        self._client.chat_update(channel=self._channel, ts=self._ts, text=plain_reply(text))
 
 
 class StreamResponder:
-    """A streamed reply in the thread, to the person who asked (Slack requires the recipient)."""
+    """A streamed reply in the thread, to the person who asked (Slack requires the recipient).
+
+    The text is defused as it arrives (bot/sanitize.py), across chunk boundaries, and links
+    nowhere: the citations are known only at the end, so the sources are linked in the footer
+    that the stop adds, and the streamed text stays the same from the first append to the stop.
+    """
 
     def __init__(
         self, client: Any, channel: str, thread_ts: str, *, team_id: str, user_id: str, fallback: Responder
@@ -86,7 +91,8 @@ class StreamResponder:
         self._recipient = {"recipient_team_id": team_id, "recipient_user_id": user_id}
         self._fallback = fallback
         self._ts: str | None = None
-        self._pending: list[str] = []
+        self._sanitizer = StreamSanitizer()
+        self._pending = ""  # defused, not yet sent
 
     def start(self) -> Responder:
         try:
@@ -100,24 +106,22 @@ class StreamResponder:
         return self
 
     def append(self, text: str) -> None:
-        self._pending.append(text)
-        if sum(len(part) for part in self._pending) >= STREAM_BUFFER:
-            self._client.chat_appendStream(
-                channel=self._channel, ts=self._ts, markdown_text=safe_markdown("".join(self._pending))
-            )
-            self._pending.clear()
+        self._pending += self._sanitizer.feed(text)
+        if len(self._pending) >= STREAM_BUFFER:
+            self._client.chat_appendStream(channel=self._channel, ts=self._ts, markdown_text=self._pending)
+            self._pending = ""
 
     def finish(self, answer: Answer, answer_id: str) -> None:
-        rest = "".join(self._pending) if answer.found else ""
+        rest = self._pending + self._sanitizer.finish() if answer.found else ""
         # A refusal streams nothing (the pipeline holds the marker back): send its message now.
-        tail = rest or (None if answer.found else answer.text)
+        tail = rest or (None if answer.found else defuse(answer.text))
         stop: dict[str, Any] = {"blocks": footer_blocks(answer, answer_id)}
         if tail:
-            stop["markdown_text"] = safe_markdown(tail)
+            stop["markdown_text"] = tail
         self._client.chat_stopStream(channel=self._channel, ts=self._ts, **stop)
 
     def fail(self, text: str) -> None:
-        self._client.chat_stopStream(channel=self._channel, ts=self._ts, markdown_text="\n\n" + text)
+        self._client.chat_stopStream(channel=self._channel, ts=self._ts, markdown_text="\n\n" + defuse(text))
 
 
 class EphemeralResponder:
@@ -136,9 +140,9 @@ class EphemeralResponder:
         self._respond(
             response_type="ephemeral",
             replace_original=True,
-            text=escape(answer.text)[:MAX_TEXT],
+            text=fallback_text(answer),
             blocks=answer_blocks(answer, answer_id),
         )
 
     def fail(self, text: str) -> None:
-        self._respond(response_type="ephemeral", replace_original=True, text=text)
+        self._respond(response_type="ephemeral", replace_original=True, text=plain_reply(text))

@@ -40,12 +40,13 @@ def register(app: Any, runtime: RuntimeSource) -> None:
         channel_profile: ProfileLookup,
     ) -> None:
         from bot.answering import answer_in_thread  # the answering code is the lazy listener's alone
-        from bot.questions import Question
+        from bot.questions import BotIdentity, Question
 
         if event.get("channel_type") == "im" or is_follow_up(
             event, context.get("bot_user_id"), channel_profile, runtime
         ):
-            answer_in_thread(client, runtime, Question.from_event(body, event), channel_profile)
+            question = Question.from_event(body, event)
+            answer_in_thread(client, runtime, question, channel_profile, BotIdentity.of(context))
 
     app.event("message", middleware=[questions_only, with_channel_profile(runtime)])(
         ack=ack_event, lazy=[answer]

@@ -16,12 +16,17 @@ def register(app: Any, runtime: RuntimeSource) -> None:
         ack()
 
     def answer(
-        body: dict[str, Any], event: dict[str, Any], client: Any, channel_profile: ProfileLookup
+        body: dict[str, Any],
+        event: dict[str, Any],
+        client: Any,
+        context: Any,
+        channel_profile: ProfileLookup,
     ) -> None:
         from bot.answering import answer_in_thread  # the answering code is the lazy listener's alone
-        from bot.questions import Question
+        from bot.questions import BotIdentity, Question
 
-        answer_in_thread(client, runtime, Question.from_event(body, event), channel_profile)
+        question = Question.from_event(body, event)
+        answer_in_thread(client, runtime, question, channel_profile, BotIdentity.of(context))
 
     app.event("app_mention", middleware=[questions_only, with_channel_profile(runtime)])(
         ack=ack_event, lazy=[answer]

@@ -517,7 +517,7 @@ def test_thread_follow_ups_are_answered_with_the_thread_as_history(bot, monkeypa
     deliver(lam, mention("How do I connect to the VPN from home?", event_id="EvT1"))
     slack.replies["1700000000.000100"] = [
         {"ts": "1700000000.000100", "user": "U1", "text": "<@UBOT> How do I connect to the VPN from home?"},
-        {"ts": "1700000000.000150", "bot_id": "B1", "text": "Use GlobalProtect."},
+        {"ts": "1700000000.000150", "bot_id": slack.bot_id, "user": "UBOT", "text": "Use GlobalProtect."},
         {"ts": "1700000000.000200", "user": "U1", "text": "and what if it keeps failing?"},
     ]
     # WHEN someone replies in that thread without mentioning the bot

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import urllib.parse
@@ -19,9 +20,49 @@ class SlackAPI:
     counter: int = 0
     replies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # thread ts -> messages
     refuse: set[str] = field(default_factory=set)  # methods that answer ok=false, error "not_allowed"
+    bot_user_id: str = "UBOT"  # who auth.test says the token is (Bolt puts it in the context)
+    bot_id: str = "BKOTAE"
 
     def called(self, method: str) -> list[dict[str, Any]]:
         return [args for name, args in self.calls if name == method]
+
+    def answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        """The method's own fields of a successful response."""
+        if method == "auth.test":
+            return {"user_id": self.bot_user_id, "bot_id": self.bot_id, "team_id": "T1"}
+        if method == "conversations.replies":
+            return replies_page(self.replies.get(args.get("ts", ""), []), args)
+        return {}
+
+
+def _flag(value: Any) -> bool:
+    return str(value).lower() in ("1", "true")
+
+
+def replies_page(thread: list[dict[str, Any]], args: dict[str, Any]) -> dict[str, Any]:
+    """One page of conversations.replies as Slack documents it: the thread oldest first,
+    only messages after ``oldest`` and before ``latest`` (``inclusive`` keeps those equal),
+    at most ``limit`` (default 1000), with ``has_more`` and ``response_metadata.next_cursor``
+    ("" on the last page) to continue from (https://docs.slack.dev/apis/web-api/pagination)."""
+    inclusive = _flag(args.get("inclusive", False))
+    oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or "inf")
+
+    def within(message: dict[str, Any]) -> bool:
+        ts = float(message["ts"])
+        after = ts >= oldest if inclusive else ts > oldest
+        before = ts <= latest if inclusive else ts < latest
+        return after and before
+
+    messages = [m for m in thread if within(m)]
+    start = int(base64.b64decode(args["cursor"]).decode().split(":")[1]) if args.get("cursor") else 0
+    limit = min(max(int(args.get("limit") or 1000), 1), 1000)
+    more = start + limit < len(messages)
+    cursor = base64.b64encode(f"next:{start + limit}".encode()).decode() if more else ""
+    return {
+        "messages": messages[start : start + limit],
+        "has_more": more,
+        "response_metadata": {"next_cursor": cursor},
+    }
 
 
 def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
@@ -45,7 +86,9 @@ def slack_api() -> Iterator[SlackAPI]:
                 args = json.loads(raw or "{}")
             else:
                 args = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
-            method = self.path.strip("/")
+            path, _, query = self.path.partition("?")
+            args.update({k: v[0] for k, v in urllib.parse.parse_qs(query).items()})
+            method = path.strip("/")
             ok = self.headers.get("Authorization", "").startswith("Bearer xoxb-")
             state.calls.append((method, args))
             state.counter += 1
@@ -54,8 +97,8 @@ def slack_api() -> Iterator[SlackAPI]:
                 body["error"] = "invalid_auth"
             elif method in state.refuse:
                 body.update(ok=False, error="not_allowed")
-            if method == "conversations.replies":
-                body["messages"] = state.replies.get(args.get("ts", ""), [])
+            else:
+                body.update(state.answer(method, args))
             payload = json.dumps(body).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bot.questions import Question, clean_question, show_status, thread_history
+from bot.questions import BotIdentity, Question, clean_question, show_status, thread_history
 from tests.fakes import FakeSlackClient
 
 REPLY = Question("Ev1", "T1", "C1", "U1", "1.0", "and then?", message_ts="3.0")
+KOTAE = BotIdentity(user_id="UBOT", bot_id="B1")
 
 
 def test_a_mention_event_becomes_a_question_for_its_thread() -> None:
@@ -31,18 +32,18 @@ def test_thread_history_is_the_other_messages_as_turns() -> None:
         {"ts": "2.5", "bot_id": "B1", "text": "Use GlobalProtect."},
         {"ts": "3.0", "user": "U1", "text": "and then?"},
     ]
-    turns = thread_history(slack, REPLY)
+    turns = thread_history(slack, REPLY, KOTAE)
     assert [(t.role, t.text) for t in turns] == [("user", "VPN?"), ("assistant", "Use GlobalProtect.")]
 
 
 def test_a_question_that_starts_a_thread_has_no_history() -> None:
     slack = FakeSlackClient()
-    assert thread_history(slack, Question("Ev1", "T1", "C1", "U1", "1.0", "VPN?", "1.0")) == []
+    assert thread_history(slack, Question("Ev1", "T1", "C1", "U1", "1.0", "VPN?", "1.0"), KOTAE) == []
     assert slack.calls == []
 
 
 def test_without_access_to_the_thread_the_question_is_answered_alone() -> None:
-    assert thread_history(FakeSlackClient("conversations_replies"), REPLY) == []
+    assert thread_history(FakeSlackClient("conversations_replies"), REPLY, KOTAE) == []
 
 
 def test_the_thinking_status_is_only_for_dms_and_may_be_refused() -> None:

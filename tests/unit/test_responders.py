@@ -52,12 +52,13 @@ def test_a_stream_sends_text_in_buffered_pieces_and_ends_with_the_footer() -> No
     responder.append("yz")
     responder.append("tail")
     responder.finish(answer(), "a1")
-    # THEN one append carried the first buffer and the stop carries the rest and the footer
+    # THEN one append carried the first buffer (less the last character, held back until the
+    # next one shows it cannot start a ping or a link) and the stop carries the rest and the footer
     assert slack.methods() == ["chat_startStream", "chat_appendStream", "chat_stopStream"]
     start, append, stop = (arguments for _, arguments in slack.calls)
     assert (start["recipient_team_id"], start["recipient_user_id"]) == ("T1", "U1")
-    assert append["markdown_text"] == "x" * (STREAM_BUFFER - 1) + "yz"
-    assert stop["ts"] == "ts-1" and stop["markdown_text"] == "tail"
+    assert append["markdown_text"] == "x" * (STREAM_BUFFER - 1) + "y"
+    assert stop["ts"] == "ts-1" and stop["markdown_text"] == "ztail"
     assert stop["blocks"][-1]["block_id"] == "feedback:a1"
 
 
