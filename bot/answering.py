@@ -217,7 +217,7 @@ def record_answer(
             answer_record(
                 answer,
                 answer_id=answer_id,
-                outcome="answered" if answer.found else "not_found",
+                outcome="blocked" if answer.blocked else "answered" if answer.found else "not_found",
                 team_id=team_id,
                 channel_id=channel_id,
                 user_id=user_id,

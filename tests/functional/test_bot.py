@@ -646,3 +646,22 @@ def test_kotae_log_text_mask_keeps_personal_data_out_of_the_answer_log(bot, monk
     logs = list((tmp_path / "data" / "logs" / "answers").glob("dt=*/answers.jsonl"))
     [record] = [json.loads(line) for line in logs[0].read_text().splitlines()]
     assert record["question"] == "VPN from home for [email], employee [number]?"
+
+
+class GuardedGenerator(FakeGenerator):
+    """Plays a Bedrock guardrail that blocks every answer (stopReason guardrail_intervened)."""
+
+    def generate(self, system, messages, *, context):
+        generation = super().generate(system, messages, context=context)
+        return generation.model_copy(update={"text": "Blocked by policy.", "stop_reason": "guardrail_intervened"})
+
+
+def test_a_guardrail_block_is_a_polite_reply_logged_as_blocked(bot, tmp_path) -> None:
+    slack, lam = bot
+    use_generator(GuardedGenerator())
+    deliver(lam, mention("How do I connect to the VPN from home?"))
+    [update] = slack.called("chat.update")
+    assert "content policy" in update["text"]
+    logs = list((tmp_path / "data" / "logs" / "answers").glob("dt=*/answers.jsonl"))
+    [record] = [json.loads(line) for line in logs[0].read_text().splitlines()]
+    assert record["outcome"] == "blocked" and record["cited"] == []
