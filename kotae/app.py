@@ -15,6 +15,8 @@ from kotae.answer.retrieval import Retriever
 from kotae.indexing.indexer import Indexer
 from kotae.indexing.render import DocumentRenderer
 from kotae.providers import EMBEDDERS, GENERATORS, STORES, Embedder, Generator, Store
+from kotae.records.schema import ItemSchema, load_schema
+from kotae.records.service import RecordService
 from kotae.settings import Settings, load_settings
 from kotae.templates import default_prompts_dir
 
@@ -82,9 +84,17 @@ class Kotae:
         return PromptRegistry(*sources)
 
     @cached_property
+    def schema(self) -> ItemSchema:
+        s = self.settings
+        return load_schema(s.schema_file, kind_attribute=s.kind_attribute, default_kind=s.default_kind)
+
+    @cached_property
     def renderer(self) -> DocumentRenderer:
         return DocumentRenderer(
-            self.prompts_dir, chunk_chars=self.settings.chunk_chars, chunk_overlap=self.settings.chunk_overlap
+            self.prompts_dir,
+            chunk_chars=self.settings.chunk_chars,
+            chunk_overlap=self.settings.chunk_overlap,
+            schema=self.schema,
         )
 
     @cached_property
@@ -111,7 +121,15 @@ class Kotae:
             max_question_chars=s.max_question_chars,
             max_context_chars=s.max_context_chars,
             generator_for=self.generator_for,
+            records=self.records,
+            record_tools=s.record_tools == "auto",
+            max_tool_rounds=s.max_tool_rounds,
+            record_prompt_version=s.record_prompt_version,
         )
+
+    @cached_property
+    def records(self) -> RecordService:
+        return RecordService(self.store, self.schema, list_limit=self.settings.record_list_limit)
 
     def close(self) -> None:
         if "store" in self.__dict__:

@@ -49,6 +49,10 @@ class InvalidQuestion(InputError):
     """A question is empty or too long."""
 
 
+class InvalidRecordQuery(InputError):
+    """A record query that names a facet or kind the schema does not have (or is otherwise unusable)."""
+
+
 class PromptNotFound(KotaeError):
     """No template for the requested prompt task and version."""
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kotae.errors import InvalidItem
+from kotae.records.keys import KeySchema, encode_key, key_values
+
+if TYPE_CHECKING:
+    from kotae.records.schema import ItemSchema
 
 KEY_FIELDS = ("item_key", "key", "pk", "id")
 DEFAULT_SCOPE = "public"
@@ -22,22 +27,42 @@ class Item(BaseModel):
     key: str
     kind: str = "unknown"
     attributes: dict[str, Any] = Field(default_factory=dict)
+    # The key attribute values as the table holds them (name -> str, number or bytes), so a
+    # fetch or a put can address the item; ``key`` is their encoding (kotae.records.keys).
+    keys: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
-    def from_mapping(cls, raw: Any) -> Item:
-        """Parse a plain mapping (a JSONL line or a deserialized DynamoDB image)."""
+    def from_mapping(
+        cls, raw: Any, *, key_schema: KeySchema | None = None, schema: ItemSchema | None = None
+    ) -> Item:
+        """Parse a plain mapping (a JSONL line or a deserialized DynamoDB image).
+
+        With ``key_schema`` (the table's), the key is the encoding of those attributes; without
+        one (files that name no table), the first of KEY_FIELDS. Key attributes are not
+        attributes, unless the kind maps one of its fields onto one. The kind is the schema's
+        kind attribute, else its default kind; the kind's field names replace the team's
+        attribute names. ``schema`` defaults to kotae.records.schema.DEFAULT_SCHEMA.
+        """
+        from kotae.records.schema import DEFAULT_SCHEMA
+
+        schema = schema or DEFAULT_SCHEMA
         if not isinstance(raw, dict):
             raise InvalidItem(f"an item must be a JSON object, not {type(raw).__name__}")
-        key = next((raw[f] for f in KEY_FIELDS if raw.get(f) not in (None, "")), None)
-        if key is None:
-            raise InvalidItem(f"the item has no key (one of {', '.join(KEY_FIELDS)})")
-        if isinstance(key, Decimal) and key.is_finite() and key == key.to_integral_value():
-            key = int(key)  # DynamoDB numbers arrive as Decimal
-        if not isinstance(key, str | int) or isinstance(key, bool):
-            raise InvalidItem(f"the item key must be a string, not {type(key).__name__}")
-        kind = raw.get("kind")
-        attributes = {k: v for k, v in raw.items() if k not in KEY_FIELDS and k != "kind"}
-        item = cls(key=str(key), kind=str(kind) if kind else "unknown", attributes=attributes)
+        if key_schema is None:
+            key, keys = _legacy_key(raw)
+            taken: Collection[str] = KEY_FIELDS
+        else:
+            keys = key_values(raw, key_schema)
+            key, taken = encode_key(keys, key_schema), keys
+        kind_value = raw.get(schema.kind_attribute)
+        kind = str(kind_value) if kind_value else schema.default_kind
+        attributes = {k: v for k, v in raw.items() if k not in taken and k != schema.kind_attribute}
+        spec = schema.kinds.get(kind)
+        for source in spec.fields.values() if spec is not None else ():
+            if source in keys:
+                attributes[source] = keys[source]  # a kind field that is a key attribute
+        attributes = schema.map_attributes(kind, attributes)
+        item = cls(key=key, kind=kind, attributes=attributes, keys=keys)
         item.scopes  # noqa: B018 - refuse unreadable visibility at the boundary, not at query time
         return item
 
@@ -71,6 +96,19 @@ def _letters(name: str) -> str:
     return re.sub(r"[^a-z]", "", name.lower())
 
 
+def _legacy_key(raw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The key of an item read without its table's key schema: the first of KEY_FIELDS."""
+    field = next((f for f in KEY_FIELDS if raw.get(f) not in (None, "")), None)
+    if field is None:
+        raise InvalidItem(f"the item has no key (one of {', '.join(KEY_FIELDS)})")
+    key = raw[field]
+    if isinstance(key, Decimal) and key.is_finite() and key == key.to_integral_value():
+        key = int(key)  # DynamoDB numbers arrive as Decimal
+    if not isinstance(key, str | int) or isinstance(key, bool):
+        raise InvalidItem(f"the item key must be a string, not {type(key).__name__}")
+    return str(key), {field: raw[field]}
+
+
 class Document(BaseModel):
     """One indexable chunk of an item."""
 
@@ -87,6 +125,10 @@ class Document(BaseModel):
     content_hash: str = ""
     # Ordering of writes to one item (stream sequence number or item version); older never wins.
     version: str | None = None
+    # The item's facets (kotae.records.schema), the same on every chunk: exact-match strings.
+    facets: dict[str, str] = Field(default_factory=dict)
+    # The item's timestamp facet in UTC, ISO 8601 with milliseconds and Z, for ranges and sorting.
+    timestamp: str | None = None
 
 
 class Filters(BaseModel):
@@ -153,6 +195,8 @@ class Answer(BaseModel):
     found: bool = True
     # A Bedrock guardrail stopped the question or the answer; text is kotae's polite message.
     blocked: bool = False
+    # The record query that answered, with its exact figures (kotae.records.query.RecordResult).
+    records: RecordResult | None = None
     prompt_task: str
     prompt_version: str
     model_id: str
@@ -163,3 +207,8 @@ class Answer(BaseModel):
     @classmethod
     def _round(cls, value: dict[str, float]) -> dict[str, float]:
         return {k: round(v, 2) for k, v in value.items()}
+
+
+from kotae.records.query import RecordResult  # noqa: E402 - it refers to Document, defined above
+
+Answer.model_rebuild()

@@ -99,6 +99,19 @@ class Settings(BaseSettings):
     # Retrieval. Hits whose relevance is below this are not treated as evidence.
     min_relevance: float = Field(default=0.25, ge=0.0, le=1.0)
 
+    # Items and records (kotae.records). The schema file maps a table's attribute names onto a
+    # kind's fields and names each kind's facets; the two settings below override its values.
+    schema_file: Path | None = None
+    kind_attribute: str | None = Field(default=None, pattern=r"^[^\x00-\x1f]{1,255}$")
+    default_kind: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # Record questions: "auto" lets Claude call the record query and knowledge search as tools
+    # (when KOTAE_GENERATOR=bedrock); "off" answers them with the deterministic parser only.
+    record_tools: Literal["auto", "off"] = "auto"
+    max_tool_rounds: int = Field(default=4, ge=1, le=8)
+    record_prompt_version: str = Field(default="v1", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    # Records an answer lists before "and N more".
+    record_list_limit: int = Field(default=10, ge=1, le=100)
+
     @field_validator("embedding_dimensions")
     @classmethod
     def _titan_dimensions(cls, value: int) -> int:

@@ -234,8 +234,9 @@ class IngestFunction(_KotaeFunction):
             timeout=config.ingest_timeout_seconds,
             environment={"KOTAE_KNOWLEDGE_TABLE": data.knowledge.table_name},
         )
-        # KEYS_ONLY / OLD_IMAGE streams make the function read the item (consistent GetItem).
-        data.knowledge.grant(role, "dynamodb:GetItem")
+        # KEYS_ONLY / OLD_IMAGE streams make the function read the item (consistent GetItem),
+        # after checking the record's key names against the table's key schema (DescribeTable).
+        data.knowledge.grant(role, "dynamodb:GetItem", "dynamodb:DescribeTable")
 
         # Batches that still fail after the retries land here as metadata (shard, sequence
         # numbers), not item data; `kotae backfill` re-indexes from the table.

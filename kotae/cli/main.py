@@ -44,15 +44,24 @@ def main_options(
 def ingest(
     path: Annotated[Path, typer.Argument(help="A JSONL file of knowledge items.")],
     batch: Annotated[int, typer.Option(min=1, help="Items embedded together.")] = 64,
+    key: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A key attribute of the table the file comes from, NAME or NAME:S|N|B; give two for "
+            "a partition + sort key. Without it, the key is the first of item_key, key, pk, id."
+        ),
+    ] = None,
 ) -> None:
     """Index knowledge items from a JSONL file; bad lines are reported, good ones still indexed,
     and of several lines with one key the last wins. The file is streamed: read once for each
     key's last line, then again in batches that are indexed and let go."""
-    from kotae.indexing.loader import ItemFile, batches
+    from kotae.indexing.loader import ItemFile, Rules, batches
+    from kotae.records.keys import KeySchema
 
+    key_schema = KeySchema.parse(key) if key else None
     kotae = make_kotae()
     try:
-        source = ItemFile(path)
+        source = ItemFile(path, Rules(key_schema, kotae.schema))
         for error in source.scan():
             err.print(f"[yellow]line {error.line}[/]: {escape(error.message)}")
         outcomes: Counter[str] = Counter()
@@ -155,21 +164,30 @@ def _report(report: Any) -> None:
 
 
 def _table_scan(kotae: Any, table: str | None, segments: int, target_indexer: Any) -> Any:
+    """Backfill ``target_indexer`` from the table, its items read with the table's key schema."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from kotae.aws import client
     from kotae.indexing.backfill import backfill
+    from kotae.records.keys import KeySchema
 
     name = table or kotae.settings.knowledge_table
     dynamodb = client("dynamodb", kotae.settings.aws_region)
     try:
-        total = dynamodb.describe_table(TableName=name)["Table"].get("ItemCount", 0)
+        described = dynamodb.describe_table(TableName=name)
     except (ClientError, BotoCoreError) as exc:
         raise StoreError(f"cannot read table {name}: {exc}") from exc
+    key_schema = KeySchema.from_describe_table(described)
     with progress_bar() as progress:
-        task = progress.add_task(f"backfilling {name}", total=total or None)
+        task = progress.add_task(f"backfilling {name}", total=described["Table"].get("ItemCount") or None)
         return backfill(
-            target_indexer, dynamodb, name, segments=segments, progress=lambda n: progress.advance(task, n)
+            target_indexer,
+            dynamodb,
+            name,
+            key_schema=key_schema,
+            schema=kotae.schema,
+            segments=segments,
+            progress=lambda n: progress.advance(task, n),
         )
 
 

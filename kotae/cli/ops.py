@@ -116,20 +116,26 @@ def load(
     table: TableOption = None,
 ) -> None:
     """Put knowledge items into the knowledge table; its stream brings them to the ingest Lambda.
-    Bad lines are reported by number and the good ones are still written; of several lines with
-    one key only the last is written. The file is streamed, never held."""
+    Every line must carry the table's key attributes (read with DescribeTable) with their types.
+    Bad lines are reported by number and the good ones are still written, as they are; of
+    several lines with one key only the last is written. The file is streamed, never held."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from kotae.aws import client
-    from kotae.indexing.loader import ItemFile
+    from kotae.indexing.loader import ItemFile, Rules
+    from kotae.records.keys import describe_key_schema
+    from kotae.records.schema import load_schema
 
     config = settings()
     name = table or config.knowledge_table
     dynamodb = client("dynamodb", config.aws_region)
-    source = ItemFile(path)
+    schema = load_schema(
+        config.schema_file, kind_attribute=config.kind_attribute, default_kind=config.default_kind
+    )
+    key_schema = describe_key_schema(dynamodb, name)
+    source = ItemFile(path, Rules(key_schema, schema))
     written: Counter[str] = Counter()
     try:
-        key_name = dynamodb.describe_table(TableName=name)["Table"]["KeySchema"][0]["AttributeName"]
         for error in source.scan():
             err.print(f"[yellow]line {error.line}[/]: {escape(error.message)}")
         import boto3
@@ -137,15 +143,15 @@ def load(
         target = boto3.resource("dynamodb", region_name=config.aws_region).Table(name)
         with progress_bar() as progress, target.batch_writer() as batch:
             task = progress.add_task(f"loading {name}", total=source.count)
-            for item in source.items():
-                batch.put_item(Item=_dynamo_value({key_name: item.key, "kind": item.kind, **item.attributes}))
+            for item, line in source.lines():
+                batch.put_item(Item=_dynamo_value(line))
                 written[item.kind] += 1
                 progress.advance(task)
     except (ClientError, BotoCoreError) as exc:
         raise StoreError(f"writing to table {name}: {exc}") from exc
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(written.items())) or "nothing"
     out.print(
-        f"{path}: wrote {kinds} to {name}; {source.rejected} line(s) rejected; "
+        f"{path}: wrote {kinds} to {name} (keyed {key_schema}); {source.rejected} line(s) rejected; "
         f"{source.superseded} line(s) superseded by a later line"
     )
     if source.rejected and not source.count:

@@ -13,13 +13,19 @@ later in SQLite, OpenSearch or boto3, where one bad line used to end the whole r
 - numbers are DynamoDB numbers: finite (no NaN, Infinity or 1e999) and within 38 digits and
   1E-130..1E+126, checked with the decimal context boto3 writes them with.
 - containers nest at most 32 levels, as in DynamoDB, and keys take at most 2,048 bytes.
+- with the table's key schema (`kotae load`, `kotae ingest --key`), every line carries each key
+  attribute with the table's type and within DynamoDB's key limits (kotae.records.keys); JSON
+  has no binary, so a binary (B) key attribute is written ``{"B": "<base64>"}``, as DynamoDB
+  JSON writes it. Without one, the key is the first of ``item_key``, ``key``, ``pk``, ``id``.
 
 `ItemFile` reads a file twice so that, as with later writes to the table, the last good line
-for a key wins while only keys and line numbers are held, never the items.
+for a key (its encoded key) wins while only keys and line numbers are held, never the items.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import decimal
 import json
 import math
@@ -34,6 +40,8 @@ from typing import IO, Any, TypeVar
 
 from kotae.errors import InputError, InvalidItem
 from kotae.models import Item
+from kotae.records.keys import KeySchema
+from kotae.records.schema import DEFAULT_SCHEMA, ItemSchema
 
 # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
 MAX_ITEM_BYTES = 400 * 1024
@@ -63,13 +71,22 @@ class _Refused(Exception):
     """Why a line cannot be an item; becomes its LineError."""
 
 
-def read_items(path: Path) -> Iterator[tuple[int, Item | LineError]]:
+@dataclass(frozen=True)
+class Rules:
+    """How lines become items: the table's key schema (None: the KEY_FIELDS rule) and the item
+    schema (kind attribute, default kind, attribute names)."""
+
+    key_schema: KeySchema | None = None
+    schema: ItemSchema = DEFAULT_SCHEMA
+
+
+def read_items(path: Path, rules: Rules = Rules()) -> Iterator[tuple[int, Item | LineError]]:
     """Yield (line number, item or error) for every non-blank line, one line at a time."""
     with _open(path) as handle:
         for number, raw in _lines(handle):
-            entry = _entry(number, raw)
+            entry = _entry(number, raw, rules)
             if entry is not None:
-                yield number, entry
+                yield number, entry if isinstance(entry, LineError) else entry[0]
 
 
 @dataclass
@@ -84,6 +101,7 @@ class ItemFile:
     """
 
     path: Path
+    rules: Rules = Rules()
     last_line: dict[str, int] = field(default_factory=dict)
     good: int = 0
     rejected: int = 0
@@ -107,17 +125,22 @@ class ItemFile:
         with _open_regular(self.path) as handle:
             seen = _identity(handle)
             for number, raw in _lines(handle):
-                entry = _entry(number, raw)
+                entry = _entry(number, raw, self.rules)
                 if isinstance(entry, LineError):
                     self.rejected += 1
                     yield entry
                 elif entry is not None:
                     self.good += 1
-                    self.last_line[entry.key] = number
+                    self.last_line[entry[0].key] = number
         self._seen = seen  # only a finished scan lets items() run
 
     def items(self) -> Iterator[Item]:
         """Second pass: the item of each key's last good line, lines in between left unparsed."""
+        return (item for item, _ in self.lines())
+
+    def lines(self) -> Iterator[tuple[Item, dict[str, Any]]]:
+        """As ``items()``, each item with its line as parsed (the table's attribute names, binary
+        key values as bytes): what `kotae load` writes."""
         if self._seen is None:
             raise RuntimeError("ItemFile.items() before a finished scan()")
         wanted = iter(sorted(self.last_line.values()))
@@ -130,8 +153,8 @@ class ItemFile:
                     return
                 if number != target:
                     continue
-                entry = _entry(number, raw)
-                if not isinstance(entry, Item) or self.last_line.get(entry.key) != number:
+                entry = _entry(number, raw, self.rules)
+                if not isinstance(entry, tuple) or self.last_line.get(entry[0].key) != number:
                     raise self._changed()
                 yield entry
                 target = next(wanted, None)
@@ -193,15 +216,15 @@ def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
             yield number, raw
 
 
-def _entry(number: int, raw: bytes | None) -> Item | LineError | None:
-    """A line's item, its error, or None for a blank line."""
+def _entry(number: int, raw: bytes | None, rules: Rules) -> tuple[Item, dict[str, Any]] | LineError | None:
+    """A line's item with its parsed value, its error, or None for a blank line."""
     try:
-        return _parse(raw)
+        return _parse(raw, rules)
     except _Refused as exc:
         return LineError(number, str(exc))
 
 
-def _parse(raw: bytes | None) -> Item | None:
+def _parse(raw: bytes | None, rules: Rules) -> tuple[Item, dict[str, Any]] | None:
     if raw is None:
         raise _Refused(f"longer than {MAX_LINE_BYTES:,} bytes; an item must fit DynamoDB's 400 KB")
     try:
@@ -218,13 +241,32 @@ def _parse(raw: bytes | None) -> Item | None:
         raise _Refused(f"nested too deeply (DynamoDB allows {MAX_DEPTH} levels)") from None
     if isinstance(value, dict):
         _check_item(value)
+        if rules.key_schema is not None:
+            value = _binary_keys(value, rules.key_schema)
     try:
-        item = Item.from_mapping(value)
+        item = Item.from_mapping(value, key_schema=rules.key_schema, schema=rules.schema)
     except InvalidItem as exc:
         raise _Refused(str(exc)) from None
-    if len(item.key.encode("utf-8")) > MAX_KEY_BYTES:
-        raise _Refused(f"the key is longer than DynamoDB's {MAX_KEY_BYTES:,} bytes")
-    return item
+    size = len(item.key.encode("utf-8"))
+    if rules.key_schema is None and size > MAX_KEY_BYTES:
+        raise _Refused(f"the key takes {size:,} bytes, over DynamoDB's {MAX_KEY_BYTES:,} for a partition key")
+    return item, value
+
+
+def _binary_keys(value: dict[str, Any], key_schema: KeySchema) -> dict[str, Any]:
+    """The line with each binary key attribute written ``{"B": "<base64>"}`` as bytes."""
+    converted = dict(value)
+    for attribute in key_schema.attributes:
+        given = value.get(attribute.name)
+        if attribute.type != "B" or not isinstance(given, dict):
+            continue
+        if list(given) != ["B"] or not isinstance(given["B"], str):
+            raise _Refused(f'key attribute {attribute.name!r} is binary: write it {{"B": "<base64>"}}')
+        try:
+            converted[attribute.name] = base64.b64decode(given["B"], validate=True)
+        except binascii.Error:
+            raise _Refused(f"key attribute {attribute.name!r}: {_short(given['B'])} is not base64") from None
+    return converted
 
 
 def _int(text: str) -> int:

@@ -17,6 +17,8 @@ import jinja2
 from boto3.dynamodb.types import Binary
 
 from kotae.models import Document, Item
+from kotae.records.facets import item_facets
+from kotae.records.schema import DEFAULT_SCHEMA, ItemSchema
 from kotae.templates import make_environment, render_block
 from kotae.text import chunk_text, detect_language
 
@@ -62,7 +64,15 @@ def chunk_id(item_key: str, index: int) -> str:
 class DocumentRenderer:
     """Renders items with the templates in ``<prompts_dir>/documents``."""
 
-    def __init__(self, prompts_dir: Path, *, chunk_chars: int = 800, chunk_overlap: int = 100) -> None:
+    def __init__(
+        self,
+        prompts_dir: Path,
+        *,
+        chunk_chars: int = 800,
+        chunk_overlap: int = 100,
+        schema: ItemSchema = DEFAULT_SCHEMA,
+    ) -> None:
+        self.schema = schema
         self._env = make_environment(jinja2.FileSystemLoader(str(prompts_dir / "documents")))
         self._chunk_chars = chunk_chars
         self._chunk_overlap = chunk_overlap
@@ -103,6 +113,7 @@ class DocumentRenderer:
         )
         url = attrs.get("url") if isinstance(attrs.get("url"), str) else None
         updated = attrs.get("updated_at")
+        facets, timestamp = item_facets(self.schema.spec(item.kind), attrs)
         return [
             Document(
                 chunk_id=chunk_id(item.key, index),
@@ -117,6 +128,8 @@ class DocumentRenderer:
                 lang=lang,
                 content_hash=content_hash(title, piece),
                 version=version,
+                facets=facets,
+                timestamp=timestamp,
             )
             for index, piece in enumerate(pieces)
         ]

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from boto3.dynamodb.types import TypeDeserializer
 
@@ -28,12 +28,26 @@ from kotae.errors import InvalidItem, KotaeError
 from kotae.indexing.indexer import Indexer, IndexResult, Plan, embedding_text
 from kotae.models import Item
 from kotae.providers.base import Embedder, ItemState, Purpose, Vector
-
-Fetch = Callable[[dict[str, Any]], dict[str, Any] | None]
+from kotae.records.keys import KeySchema, encode_key
+from kotae.records.schema import DEFAULT_SCHEMA, ItemSchema
 
 
 class InvalidRecord(KotaeError):
     """A stream record that cannot be turned into an index change."""
+
+
+class TableReader(Protocol):
+    """The knowledge table, read for streams whose records carry no new image."""
+
+    name: str
+
+    def key_schema(self) -> KeySchema:
+        """The table's key (DescribeTable), read once and kept."""
+        ...
+
+    def get(self, keys: dict[str, Any]) -> dict[str, Any] | None:
+        """The item with these key values (deserialized), read consistently; None if gone."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -73,48 +87,80 @@ def deserialize_image(image: dict[str, Any]) -> dict[str, Any]:
     return {str(name): _value(attribute) for name, attribute in image.items()}
 
 
-def parse_record(record: Any, fetch: Fetch | None = None) -> Change:
+def parse_record(
+    record: Any, table: TableReader | None = None, *, schema: ItemSchema = DEFAULT_SCHEMA
+) -> Change:
     """A Powertools DynamoDBRecord into a Change.
 
+    The item's identity is the record's ``dynamodb.Keys`` with their types, encoded as
+    kotae.records.keys says, so a REMOVE, a replay and a fetched item find the same key.
     NEW_AND_OLD_IMAGES and NEW_IMAGE carry the new item. KEYS_ONLY and OLD_IMAGE do not: the
-    item is then read from the table (``fetch``), and if it is gone by then, it is removed.
+    item is then read from the table (``table``), and if it is gone by then, it is removed.
     """
     event = str(record.get("eventName") or "")
     if event not in ("INSERT", "MODIFY", "REMOVE"):
         raise InvalidRecord(f"unknown event name {event[:40]!r}")
     stream = record.get("dynamodb") or {}
     version = stream.get("SequenceNumber")
-    try:
-        keys = deserialize_image(stream.get("Keys") or {})
-        image = deserialize_image(stream.get("NewImage") or {}) if event != "REMOVE" else {}
-    except (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError) as exc:
-        raise InvalidRecord(f"{event} record with malformed attribute values ({type(exc).__name__})") from exc
-    if not keys:
-        raise InvalidRecord(f"{event} record without dynamodb keys")
-    try:
-        key = Item.from_mapping(keys).key
-    except InvalidItem as exc:
-        raise InvalidRecord(f"{event} record: {exc}") from exc
+    key_schema, keys, key = _record_key(event, stream)
     if event == "REMOVE":
         identity = record.get("userIdentity") or {}
         ttl = identity.get("type") == "Service" and identity.get("principalId") == "dynamodb.amazonaws.com"
         return Change("remove", key, version, event=event, ttl_expiry=ttl)
+    try:
+        image = deserialize_image(stream.get("NewImage") or {})
+    except _MALFORMED as exc:
+        raise InvalidRecord(f"{event} record with malformed attribute values ({type(exc).__name__})") from exc
     if not image:
-        if fetch is None:
-            view = str(stream.get("StreamViewType") or "unknown")[:40]
-            raise InvalidRecord(
-                f"stream view type {view} carries no new image; set KOTAE_KNOWLEDGE_TABLE so the item "
-                "can be read from the table, or use NEW_AND_OLD_IMAGES"
-            )
-        fetched = fetch(keys)
+        fetched = _fetch(event, stream, table, key_schema, keys)
         if fetched is None:
             return Change("remove", key, version, event=event)
         image = fetched
     try:
-        item = Item.from_mapping(image)
+        item = Item.from_mapping(image, key_schema=key_schema, schema=schema)
     except InvalidItem as exc:
         raise InvalidRecord(f"{event} {key}: {exc}") from exc
+    if item.key != key:
+        raise InvalidRecord(f"{event} {key}: the item's key attributes are not the record's Keys")
     return Change("upsert", key, version, item=item, event=event)
+
+
+_MALFORMED = (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError)
+
+
+def _record_key(event: str, stream: dict[str, Any]) -> tuple[KeySchema, dict[str, Any], str]:
+    """(key schema, key values, item key) of a record, from its ``dynamodb.Keys``."""
+    raw_keys = stream.get("Keys")
+    if not raw_keys:
+        raise InvalidRecord(f"{event} record without dynamodb keys")
+    try:
+        key_schema = KeySchema.from_stream_keys(raw_keys)
+        keys = deserialize_image(raw_keys)
+        return key_schema, keys, encode_key(keys, key_schema)
+    except InvalidItem as exc:
+        raise InvalidRecord(f"{event} record: {exc}") from exc
+    except _MALFORMED as exc:
+        raise InvalidRecord(f"{event} record with malformed key values ({type(exc).__name__})") from exc
+
+
+def _fetch(
+    event: str, stream: dict[str, Any], table: TableReader | None, key_schema: KeySchema, keys: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The item of a record that carries no new image, read from the table by its Keys, once
+    the record's key is known to be the table's."""
+    if table is None:
+        view = str(stream.get("StreamViewType") or "unknown")[:40]
+        raise InvalidRecord(
+            f"stream view type {view} carries no new image; set KOTAE_KNOWLEDGE_TABLE so the item "
+            "can be read from the table, or use NEW_AND_OLD_IMAGES"
+        )
+    expected = table.key_schema()
+    if not expected.matches(key_schema):
+        raise InvalidRecord(
+            f"{event} record keyed {key_schema} cannot be read from table {table.name}, keyed "
+            f"{expected}: KOTAE_KNOWLEDGE_TABLE must name the table whose stream this is"
+        )
+    return table.get(keys)
 
 
 class PrefetchingEmbedder:
@@ -193,9 +239,12 @@ class StreamIngestor:
     with at most one state read per record: one per key in prefetch, one per re-plan in apply.
     """
 
-    def __init__(self, indexer: Indexer, fetch: Fetch | None = None) -> None:
+    def __init__(
+        self, indexer: Indexer, table: TableReader | None = None, *, schema: ItemSchema = DEFAULT_SCHEMA
+    ) -> None:
         self.indexer = indexer
-        self.fetch = fetch
+        self.table = table
+        self.schema = schema
         self._prepared: dict[str, _Prepared] = {}
         self._written: set[str] = set()  # keys applied since the last prefetch
 
@@ -228,7 +277,7 @@ class StreamIngestor:
     def _prepare(self, record: Any, states: dict[str, ItemState | None]) -> _Prepared | None:
         """Parse and plan one record, reading its item's state only if no record before did."""
         try:
-            change = parse_record(record, self.fetch)
+            change = parse_record(record, self.table, schema=self.schema)
         except Exception:  # any failure is raised again, for this record, by apply
             return None
         item, plan = change.item, None
@@ -244,7 +293,9 @@ class StreamIngestor:
     def apply(self, record: Any) -> tuple[Change, IndexResult]:
         """Apply one record, in stream order; raises if it cannot be applied."""
         prepared = self._take(record)
-        change = prepared.change if prepared is not None else parse_record(record, self.fetch)
+        change = (
+            prepared.change if prepared is not None else parse_record(record, self.table, schema=self.schema)
+        )
         key = _written_key(change)
         plan = prepared.plan if prepared is not None and key not in self._written else None
         self._written.add(key)

@@ -80,12 +80,12 @@ def test_reindex_with_failures_keeps_the_old_index(run, table, tmp_path, monkeyp
 
     real = backfill_module.Item.from_mapping
 
-    def flaky(raw):
+    def flaky(raw, **kwargs):
         if raw.get("item_key") == "faq-3":
             from kotae.errors import InvalidItem
 
             raise InvalidItem("broken on purpose")
-        return real(raw)
+        return real(raw, **kwargs)
 
     monkeypatch.setattr(backfill_module.Item, "from_mapping", staticmethod(flaky))
     table.delete("faq-0")

@@ -160,13 +160,16 @@ def test_load_puts_items_into_the_knowledge_table(run, monkeypatch, tmp_path) ->
         '{"item_key": "a", "kind": "faq", "question": "Q?", "answer": "A.", "score": 0.5}\n'
         "not json\n"
         '{"kind": "faq"}\n'
-        '{"id": 7, "kind": "record", "status": "ok", "nested": {"ratio": 1.25, "list": [0.1]}}\n',
+        '{"item_key": "7", "kind": "record", "status": "ok", "nested": {"ratio": 1.25, "list": [0.1]}}\n'
+        '{"id": 8, "kind": "record"}\n',
         encoding="utf-8",
     )
     with knowledge_table() as table:
         code, out, err = run("load", str(source), "--table", table.name)
-        assert code == 0 and "wrote 1 faq, 1 record" in out and "2 line(s) rejected" in out
+        assert code == 0 and "wrote 1 faq, 1 record" in out and "3 line(s) rejected" in out
         assert "line 2" in err and "line 3" in err
+        # the table's key (DescribeTable) is what every line must carry, not any of id, key, pk
+        assert "line 5: the item has no key attribute 'item_key'" in " ".join(err.split())
         items = {
             i["item_key"]: i
             for i in boto3.resource("dynamodb", region_name=REGION).Table(table.name).scan()["Items"]
@@ -179,4 +182,4 @@ def test_load_into_a_missing_table_is_a_clear_error(run, monkeypatch) -> None:
     monkeypatch.setenv("KOTAE_AWS_REGION", REGION)
     with mock_aws():
         code, _, err = run("load", str(ROOT / "samples" / "knowledge.jsonl"), "--table", "nope")
-    assert code == 1 and "writing to table nope" in err
+    assert code == 1 and "cannot read the key schema of table nope" in err and "Traceback" not in err

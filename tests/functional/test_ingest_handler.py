@@ -16,6 +16,7 @@ from ingest.runtime import runtime
 from kotae.indexing.render import DocumentRenderer
 from kotae.models import Item
 from kotae.providers.sqlite_store import SQLiteStore
+from kotae.records.keys import describe_key_schema
 from tests.conftest import PROMPTS
 from tests.standins.bedrock import Fault, bedrock_standin
 from tests.standins.streams import knowledge_table
@@ -63,9 +64,11 @@ def table_state(table) -> dict[str, list[str]]:
     from boto3.dynamodb.types import TypeDeserializer
 
     renderer = DocumentRenderer(PROMPTS, chunk_chars=200, chunk_overlap=20)
+    key_schema = describe_key_schema(table.client, table.name)
     out = {}
     for raw in table.client.scan(TableName=table.name)["Items"]:
-        item = Item.from_mapping({k: TypeDeserializer().deserialize(v) for k, v in raw.items()})
+        deserialized = {k: TypeDeserializer().deserialize(v) for k, v in raw.items()}
+        item = Item.from_mapping(deserialized, key_schema=key_schema)
         out[item.key] = [d.text for d in renderer.render(item)]
     return out
 

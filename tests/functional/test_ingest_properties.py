@@ -29,6 +29,7 @@ from ingest.runtime import runtime
 from kotae.indexing.render import DocumentRenderer
 from kotae.indexing.streams import deserialize_image
 from kotae.models import KEY_FIELDS, Item
+from kotae.records.keys import KeySchema
 from tests.conftest import PROMPTS
 from tests.functional import test_ingest_handler as base
 from tests.standins.streams import as_lambda_json, knowledge_table
@@ -37,6 +38,7 @@ env = base.env  # the Lambda's configuration: Titan (stand-in), SQLite index, th
 invoke, index_state = base.invoke, base.index_state
 
 SERIALIZE = TypeSerializer().serialize
+ITEM_KEY = KeySchema.of(("item_key", "S"))  # the knowledge table's key: other key-like names are attributes
 RENDERER = DocumentRenderer(PROMPTS, chunk_chars=200, chunk_overlap=20)  # as configured by `env`
 ARN = "arn:aws:dynamodb:ap-northeast-1:123456789012:table/knowledge/stream/2026-01-01T00:00:00.000"
 SEQUENCE = itertools.count(1)
@@ -302,7 +304,7 @@ def batches(draw: st.DrawFn) -> list[Spec]:
 
 def rendered(image: dict[str, Any]) -> list[str]:
     """The chunk texts the index must hold for an image, deserialized as the handler does."""
-    item = Item.from_mapping(deserialize_image(image))
+    item = Item.from_mapping(deserialize_image(image), key_schema=ITEM_KEY)
     return [d.text for d in RENDERER.render(item)]
 
 
@@ -428,7 +430,7 @@ def table_state(table) -> dict[str, list[str]]:
     """Every table item's chunk texts (as base.table_state, deserialized as the handler does)."""
     out = {}
     for raw in table.client.scan(TableName=table.name)["Items"]:
-        item = Item.from_mapping(deserialize_image(as_lambda_json(raw)))
+        item = Item.from_mapping(deserialize_image(as_lambda_json(raw)), key_schema=ITEM_KEY)
         out[item.key] = [d.text for d in RENDERER.render(item)]
     return dict(sorted(out.items()))
 

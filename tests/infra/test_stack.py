@@ -140,6 +140,7 @@ def test_ingest_role_scopes(s: Synth) -> None:
     table = s.id(s.stack.data.knowledge)
     dlq = s.id(s.stack.ingest.dead_letter_queue)
     assert by_action["dynamodb:GetItem"] == [f"<{table}.Arn>"]
+    assert by_action["dynamodb:DescribeTable"] == [f"<{table}.Arn>"]  # the KEYS_ONLY key-schema check
     assert not [a for a in by_action if a.startswith("dynamodb:") and "Item" in a and a != "dynamodb:GetItem"]
     for action in ("dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream"):
         assert by_action[action] == [f"<{table}.StreamArn>"]
@@ -409,6 +410,7 @@ ANSWER_COLUMNS = {
     "output_tokens": "int",
     "latency_ms": "map<string,double>",
     "total_ms": "double",
+    "records": "string",
 }
 FEEDBACK_COLUMNS = {"answer_id": "string", "time": "string", "user_id": "string", "feedback": "string"}
 

@@ -62,7 +62,7 @@ POISON = [
     pytest.param(
         b'{"item_key": "bad", "answer": "' + "答".encode() * 140_000 + b'"}', "over DynamoDB's 400 KB", id="cjk-over-400kb"
     ),
-    pytest.param(b'{"item_key": "' + b"k" * 2049 + b'"}', "key is longer than DynamoDB's 2,048 bytes", id="key-over-2kb"),
+    pytest.param(b'{"item_key": "' + b"k" * 2049 + b'"}', "takes 2,049 bytes, over DynamoDB's 2,048 for a partition key", id="key-over-2kb"),
 ]  # fmt: skip
 
 ACCEPTED = [

@@ -16,6 +16,11 @@ from moto import mock_aws
 REGION = "ap-northeast-1"
 
 
+# A table's key as (attribute name, type, HASH | RANGE); the deployed table is keyed item_key (S).
+Key = tuple[tuple[str, str, str], ...]
+ITEM_KEY: Key = (("item_key", "S", "HASH"),)
+
+
 @dataclass
 class KnowledgeTable:
     name: str
@@ -28,8 +33,13 @@ class KnowledgeTable:
         serializer = boto3.dynamodb.types.TypeSerializer()
         self.client.put_item(TableName=self.name, Item={k: serializer.serialize(v) for k, v in item.items()})
 
-    def delete(self, key: str) -> None:
-        self.client.delete_item(TableName=self.name, Key={"item_key": {"S": key}})
+    def delete(self, key: str | dict[str, Any]) -> None:
+        """Delete by item_key, or by the key attribute values of any other key schema."""
+        serializer = boto3.dynamodb.types.TypeSerializer()
+        values = {"item_key": key} if isinstance(key, str) else key
+        self.client.delete_item(
+            TableName=self.name, Key={k: serializer.serialize(v) for k, v in values.items()}
+        )
 
     def read_event(self) -> dict[str, Any]:
         """Every stream record written since the last call, as one Lambda event."""
@@ -74,19 +84,27 @@ def lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
     return out
 
 
+def create_table(client: Any, name: str, key: Key, view_type: str | None = None) -> dict[str, Any]:
+    """A pay-per-request table with this key, with a stream of ``view_type`` if one is given."""
+    stream = (
+        {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": view_type}} if view_type else {}
+    )
+    return client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": n, "KeyType": role} for n, _, role in key],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t, _ in key],
+        BillingMode="PAY_PER_REQUEST",
+        **stream,
+    )
+
+
 @contextmanager
 def knowledge_table(
-    view_type: str = "NEW_AND_OLD_IMAGES", name: str = "knowledge"
+    view_type: str = "NEW_AND_OLD_IMAGES", name: str = "knowledge", key: Key = ITEM_KEY
 ) -> Iterator[KnowledgeTable]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
-        described = client.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": "item_key", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "item_key", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": view_type},
-        )
+        described = create_table(client, name, key, view_type)
         # botocore 1.44 sends Streams calls to an account-id endpoint moto does not match.
         streams = boto3.client(
             "dynamodbstreams",

@@ -23,14 +23,16 @@ def _write(tmp_path: Path, data: bytes) -> Path:
 def test_good_lines(tmp_path: Path) -> None:
     path = _write(tmp_path, b'{"key": "a", "kind": "faq", "question": "Q"}\n{"id": 7}\n')
     assert list(read_items(path)) == [
-        (1, Item(key="a", kind="faq", attributes={"question": "Q"})),
-        (2, Item(key="7", kind="unknown", attributes={})),
+        (1, Item(key="a", keys={"key": "a"}, kind="faq", attributes={"question": "Q"})),
+        (2, Item(key="7", kind="unknown", keys={"id": 7})),
     ]
 
 
 def test_utf8_text_and_crlf(tmp_path: Path) -> None:
     path = _write(tmp_path, '{"key": "ja", "question": "経費精算"}\r\n'.encode())
-    assert list(read_items(path)) == [(1, Item(key="ja", attributes={"question": "経費精算"}))]
+    assert list(read_items(path)) == [
+        (1, Item(key="ja", keys={"key": "ja"}, attributes={"question": "経費精算"}))
+    ]
 
 
 def test_blank_lines_skipped_but_counted(tmp_path: Path) -> None:
@@ -73,9 +75,9 @@ def test_bad_line_reported_and_good_lines_kept(tmp_path: Path, bad: bytes, messa
     results = list(read_items(path))
     # THEN the error carries line 3 and both good items come through
     assert results == [
-        (1, Item(key="first")),
+        (1, Item(key="first", keys={"key": "first"})),
         (3, LineError(3, message)),
-        (4, Item(key="last")),
+        (4, Item(key="last", keys={"key": "last"})),
     ]
 
 
@@ -132,18 +134,18 @@ def test_read_items_is_lazy(tmp_path: Path) -> None:
     # GIVEN a one-line file whose first item has been read
     path = _write(tmp_path, b'{"key": "a"}\n')
     reader = read_items(path)
-    assert next(reader) == (1, Item(key="a"))
+    assert next(reader) == (1, Item(key="a", keys={"key": "a"}))
     # WHEN a line is appended only now
     with path.open("ab") as handle:
         handle.write(b'{"key": "b"}\n')
     # THEN the reader still sees it: it had not read ahead into a list
-    assert list(reader) == [(2, Item(key="b"))]
+    assert list(reader) == [(2, Item(key="b", keys={"key": "b"}))]
 
 
 def test_an_over_long_last_line_without_newline(tmp_path: Path) -> None:
     path = _write(tmp_path, b'{"key": "a"}\n{"key": "b", "x": "' + b"x" * MAX_LINE_BYTES + b'"}')
     assert list(read_items(path)) == [
-        (1, Item(key="a")),
+        (1, Item(key="a", keys={"key": "a"})),
         (2, LineError(2, "longer than 1,048,576 bytes; an item must fit DynamoDB's 400 KB")),
     ]
 
@@ -166,9 +168,9 @@ def test_item_file_yields_each_key_once_with_its_last_line(tmp_path: Path) -> No
     assert (source.count, source.good, source.rejected, source.superseded) == (3, 5, 1, 2)
     assert source.last_line == {"a": 6, "b": 2, "c": 7}  # keys and line numbers only, no items
     assert list(source.items()) == [
-        Item(key="b"),
-        Item(key="a", attributes={"v": 3}),
-        Item(key="c"),
+        Item(key="b", keys={"key": "b"}),
+        Item(key="a", keys={"key": "a"}, attributes={"v": 3}),
+        Item(key="c", keys={"key": "c"}),
     ]
 
 

@@ -34,7 +34,7 @@ def test_key_precedence(raw: dict[str, Any], key: str) -> None:
 
 def test_key_fields_and_kind_are_not_attributes() -> None:
     item = Item.from_mapping({"key": "a", "id": "x", "pk": "y", "kind": "faq", "title": "T", "n": 1})
-    assert item == Item(key="a", kind="faq", attributes={"title": "T", "n": 1})
+    assert item == Item(key="a", kind="faq", attributes={"title": "T", "n": 1}, keys={"key": "a"})
 
 
 @pytest.mark.parametrize(
