@@ -6,7 +6,7 @@ targets and the machine to --out. A benchmark that fails is reported in the file
 stderr tail and the others still run; the exit code is 1 if any failed (--strict: or missed a
 target). The raw runs are kept in bench/results/last-run.json (gitignored).
 
-    python bench/run_all.py [--repeat 3] [--quick] [--only ack ingest search retrieval]
+    python bench/run_all.py [--repeat 3] [--quick] [--only ack ingest search retrieval records]
                             [--out BENCHMARKS.md] [--eval-dir ../shared/eval] [--strict]
 """
 

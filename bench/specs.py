@@ -146,4 +146,31 @@ RETRIEVAL = Benchmark(
     wide=True,
 )
 
-BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (ACK, INGEST, SEARCH, RETRIEVAL)}
+RECORDS = Benchmark(
+    name="records",
+    title="Record query latency",
+    script="record_queries.py",
+    about="SQLiteStore.query_records (count, list, latest, group) and the facet look-ups on a "
+    "synthetic store of 200k records (200 executions, 12 tasks, 4 prompt versions, 85/8/7% "
+    "succeeded/failed/needs review, 10% visible only to another scope), warm, each query of the "
+    "script run 25 times, as a reader of scope `public` and with no filters; a figure is taken "
+    "over every run of every query of its operation. The store is built once through "
+    "SQLiteStore.write and cached in bench/results/.",
+    args=("--records", "200000", "--runs", "25"),
+    quick_args=("--records", "20000", "--runs", "5"),
+    figures=(
+        Figure("count_p50_ms", "Count p50 (ms)", 2, Target("<=", 50, "ms")),
+        Figure("count_p95_ms", "Count p95 (ms)", 2),
+        Figure("list_p50_ms", "List p50 (ms)", 2, Target("<=", 50, "ms")),
+        Figure("list_p95_ms", "List p95 (ms)", 2),
+        Figure("latest_p50_ms", "Latest p50 (ms)", 2),
+        Figure("latest_p95_ms", "Latest p95 (ms)", 2),
+        Figure("group_p50_ms", "Group p50 (ms)", 2),
+        Figure("group_p95_ms", "Group p95 (ms)", 2),
+        Figure("facet_values_p50_ms", "Facet values p50 (ms)", 2),
+        Figure("facet_matches_p50_ms", "Facet matches p50 (ms)", 2),
+    ),
+    group_by=("records", "filters"),
+)
+
+BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (ACK, INGEST, SEARCH, RETRIEVAL, RECORDS)}

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, runtime_checkable
 
 from kotae.models import Document, Filters, Generation
+from kotae.records.query import RecordQuery, RecordResult
+
+if TYPE_CHECKING:
+    from kotae.answer.tools import Tool, ToolRun
 
 Purpose = Literal["document", "query"]
 Vector = list[float]
@@ -86,7 +90,36 @@ class Reindexing(Protocol):
         ...
 
 
-class Store(IndexBootstrap, Reindexing, Protocol):
+@runtime_checkable
+class RecordQuerying(Protocol):
+    """Exact questions about records: counts, lists, latest, groups, over their facets.
+
+    Every method applies ``filters`` (scopes, kinds) exactly as searches do, and counts an item
+    once however many chunks it has. Facet names are checked by the caller against the kind's
+    configured facets; values are bound parameters or terms, never spliced into a query.
+    """
+
+    def query_records(self, query: RecordQuery, filters: Filters) -> RecordResult:
+        """Execute ``query``: ``total`` matching items; ``keys`` and ``documents`` (first
+        chunks) of at most ``query.limit`` of them, newest timestamp first, then by key
+        (items without a timestamp last); ``groups`` for operation=group. Leaves
+        ``unknown`` and ``unfiltered`` to the caller."""
+        ...
+
+    def facet_values(
+        self, kind: str, facet: str, filters: Filters, *, prefix: str = "", limit: int = 1000
+    ) -> dict[str, int]:
+        """Up to ``limit`` values of one facet that visible items of ``kind`` have, starting with
+        ``prefix`` (case-sensitive), each with its item count; ordered by value."""
+        ...
+
+    def facet_matches(self, kind: str, values: Sequence[str], filters: Filters) -> dict[str, list[str]]:
+        """For each of ``values`` that some visible item of ``kind`` has as a facet value: the
+        facets (sorted) it is a value of. Values no visible item has are left out."""
+        ...
+
+
+class Store(IndexBootstrap, Reindexing, RecordQuerying, Protocol):
     """Keeps documents, answers lexical and vector queries restricted by filters."""
 
     name: ClassVar[str]
@@ -157,6 +190,25 @@ class Generator(Protocol):
         self, system: str, messages: Sequence[dict[str, str]], *, context: GenerationContext
     ) -> Iterator[str | Generation]:
         """Yield text deltas, then the final Generation."""
+        ...
+
+
+@runtime_checkable
+class ToolUsing(Protocol):
+    """A generator that can call tools while it answers (Claude through Converse tool use).
+    The extractive answerer has no such ability; callers check ``isinstance(g, ToolUsing)``."""
+
+    def run_tools(
+        self,
+        system: str,
+        messages: Sequence[dict[str, str]],
+        tools: Sequence[Tool],
+        *,
+        max_rounds: int,
+    ) -> ToolRun:
+        """Converse with ``tools`` available: execute the calls the model makes (at most
+        ``max_rounds`` rounds of them), then return its final answer with every call and every
+        citable source of the run."""
         ...
 
 

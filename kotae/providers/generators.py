@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kotae import messages
+from kotae.answer.tools import FINAL_ROUND_NOTE, SourceBook, Tool, ToolRun, execute, tool_config
+from kotae.errors import ConfigError
 from kotae.models import Generation, Usage
 from kotae.providers.base import GenerationContext
 
@@ -87,9 +89,14 @@ class BedrockGenerator:
     def _request(
         self, system: str, messages_: Sequence[dict[str, str]], *, stream: bool = False
     ) -> dict[str, Any]:
+        return self._converse_request(system, _converse_messages(messages_), stream=stream)
+
+    def _converse_request(
+        self, system: str, conversation: list[dict[str, Any]], *, stream: bool = False
+    ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "modelId": self.model_id,
-            "messages": _converse_messages(messages_),
+            "messages": conversation,
             "inferenceConfig": self._inference,
         }
         if system:
@@ -147,3 +154,85 @@ class BedrockGenerator:
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, f"streaming from {self.model_id}") from exc
         yield Generation(text="".join(parts), model_id=self.model_id, usage=usage, stop_reason=stop_reason)
+
+    def run_tools(
+        self,
+        system: str,
+        messages_: Sequence[dict[str, str]],
+        tools: Sequence[Tool],
+        *,
+        max_rounds: int,
+        final_note: str = FINAL_ROUND_NOTE,
+    ) -> ToolRun:
+        """Converse with tools: while the model stops for ``tool_use`` and rounds are left,
+        execute every call of its turn and send all results back in one user message.
+
+        The results of the last round go back with ``final_note`` and that reply is the answer,
+        whatever it asks for: Converse has no tool choice "none", and a conversation holding
+        toolUse/toolResult blocks must still carry its toolConfig, so the tools stay declared
+        and the note tells the model to answer. At most ``max_rounds + 1`` model calls.
+        https://docs.aws.amazon.com/bedrock/latest/userguide/tool-use-inference-call.html
+        """
+        if max_rounds < 1:
+            raise ConfigError("KOTAE_MAX_TOOL_ROUNDS must be at least 1")
+        config = tool_config(tools)
+        conversation = _converse_messages(messages_)
+        run = ToolRun(text="", model_id=self.model_id, usage=Usage(), stop_reason=None, sources=SourceBook())
+        for round_ in range(1, max_rounds + 1):
+            message = self._converse_tools(system, conversation, config, run)
+            uses = [block["toolUse"] for block in message["content"] if "toolUse" in block]
+            if run.stop_reason != "tool_use" or not uses:
+                return _finished(run, message)
+            conversation.append(message)
+            results = self._tool_results(tools, uses, run)
+            if round_ == max_rounds:
+                results.append({"text": final_note})
+            conversation.append({"role": "user", "content": results})
+        return _finished(run, self._converse_tools(system, conversation, config, run))
+
+    def _converse_tools(
+        self, system: str, conversation: list[dict[str, Any]], config: dict[str, Any], run: ToolRun
+    ) -> dict[str, Any]:
+        """One Converse call with the tools declared; adds its usage and stop reason to ``run``
+        and returns the assistant message as Bedrock sent it."""
+        from kotae.aws import translate
+
+        request = {**self._converse_request(system, conversation), "toolConfig": config}
+        try:
+            response = self._client.converse(**request)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, f"generating with tools with {self.model_id}") from exc
+        raw = response.get("usage", {})
+        run.usage = Usage(
+            input_tokens=run.usage.input_tokens + raw.get("inputTokens", 0),
+            output_tokens=run.usage.output_tokens + raw.get("outputTokens", 0),
+        )
+        run.stop_reason = response.get("stopReason")
+        message = response.get("output", {}).get("message", {})
+        return {"role": message.get("role", "assistant"), "content": message.get("content", [])}
+
+    @staticmethod
+    def _tool_results(
+        tools: Sequence[Tool], uses: list[dict[str, Any]], run: ToolRun
+    ) -> list[dict[str, Any]]:
+        """One toolResult block per toolUse of the turn, in the model's order."""
+        results = []
+        for use in uses:
+            content, status, call = execute(tools, use.get("name", ""), use.get("input"), sources=run.sources)
+            run.calls.append(call)
+            results.append(
+                {
+                    "toolResult": {
+                        "toolUseId": use["toolUseId"],
+                        "content": [{"json": content}],
+                        "status": status,
+                    }
+                }
+            )
+        return results
+
+
+def _finished(run: ToolRun, message: dict[str, Any]) -> ToolRun:
+    """The run with the text of its last message as the answer (tool calls in it are ignored)."""
+    run.text = "".join(block.get("text", "") for block in message["content"])
+    return run

@@ -16,6 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal, TypedDict
 
+from kotae.errors import IndexMismatch
 from kotae.models import Document, Filters
 from kotae.providers.base import ItemState
 from kotae.providers.opensearch_client import error_summary
@@ -54,6 +55,7 @@ class SearchBody(TypedDict, total=False):
     _source: SourceFilter
     aggs: dict[str, Any]
     track_total_hits: bool
+    sort: list[dict[str, Any]]
 
 
 class CountBody(TypedDict):
@@ -80,7 +82,8 @@ def index_body(dimensions: int) -> dict[str, Any]:
 
     It sets no shard or replica counts (Serverless rejects them; managed domains use their
     defaults), and the mapping is strict: a field the store does not know is a bug, refused
-    instead of guessed at.
+    instead of guessed at. The one dynamic part is ``facets``, whose subfields the
+    ``kotae_facets`` template maps as keywords (why: opensearch_records).
     """
     body: dict[str, Any] = json.loads(_index_template())
     vector = body["mappings"]["properties"][VECTOR_FIELD]
@@ -89,15 +92,38 @@ def index_body(dimensions: int) -> dict[str, Any]:
     return body
 
 
-def missing_properties(stored: dict[str, Any], dimensions: int) -> dict[str, Any]:
-    """The fields of the current mapping an existing index lacks (``PUT <index>/_mapping`` adds
-    them in place; changing a mapped field would need a reindex)."""
-    wanted = index_body(dimensions)["mappings"]["properties"]
-    return {name: spec for name, spec in wanted.items() if name not in stored}
+def mapping_update(index: str, stored: dict[str, Any], dimensions: int) -> dict[str, Any]:
+    """The ``PUT <index>/_mapping`` body that gives an existing index (``stored``: its
+    ``mappings``) what this kotae maps and it lacks: new fields, and the dynamic templates (sent
+    with the stored ones, since the request replaces the list). Empty when nothing is missing.
+    A field mapped with another type cannot change in place: IndexMismatch says to reindex."""
+    wanted = index_body(dimensions)["mappings"]
+    properties = stored.get("properties", {})
+    for name, spec in wanted["properties"].items():
+        if name in properties and _field_type(properties[name]) != _field_type(spec):
+            raise IndexMismatch(
+                f"OpenSearch index {index} maps {name!r} as {_field_type(properties[name])}, this kotae "
+                f"as {_field_type(spec)}; run `kotae reindex`"
+            )
+    body: dict[str, Any] = {}
+    missing = {name: spec for name, spec in wanted["properties"].items() if name not in properties}
+    if missing:
+        body["properties"] = missing
+    templates = list(stored.get("dynamic_templates") or [])
+    known = {name for template in templates for name in template}
+    absent = [t for t in wanted["dynamic_templates"] if not known.intersection(t)]
+    if absent:
+        body["dynamic_templates"] = templates + absent
+    return body
+
+
+def _field_type(spec: dict[str, Any]) -> str:
+    # GET _mapping leaves "type" out of object fields.
+    return str(spec.get("type", "object"))
 
 
 # -- queries -----------------------------------------------------------------------------------
-def term(name: str, value: str | bool) -> Clause:
+def term(name: str, value: str | bool | int) -> Clause:
     return {"term": {name: value}}
 
 

@@ -23,9 +23,10 @@ mapper errors quote field values, which must not reach ingest logs.
 
 from __future__ import annotations
 
+import copy
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
@@ -37,6 +38,7 @@ from kotae.providers import opensearch_copies as copies
 from kotae.providers import opensearch_queries as q
 from kotae.providers.base import ItemState, ScoredDocument, Store, Vector, allows
 from kotae.providers.opensearch_client import client_from_settings, translated
+from kotae.providers.opensearch_records import RecordReads
 from kotae.settings import Settings
 from kotae.text import tokenize
 
@@ -44,8 +46,8 @@ RETRYABLE_ITEM_STATUS = frozenset({429, 503})
 MAX_CHUNKS_PER_ITEM = 1000
 
 
-class OpenSearchStore:
-    """A kotae store on an OpenSearch alias."""
+class OpenSearchStore(RecordReads):
+    """A kotae store on an OpenSearch alias (record queries: opensearch_records.RecordReads)."""
 
     name: ClassVar[str] = "opensearch"
 
@@ -98,9 +100,10 @@ class OpenSearchStore:
 
     def ensure_index(self, name: str | None = None) -> str:
         """Create ``<alias>-v1`` (or ``name``) and the alias if missing. For an existing index,
-        check the vector size and add the fields this kotae maps that the index lacks (an index
-        made before ``tokens`` existed would refuse every write under its strict mapping; its
-        older chunks count in term frequencies once `kotae reindex` rewrote them)."""
+        check the vector size and field types, and add what this kotae maps that the index lacks
+        (opensearch_queries.mapping_update): an index made before ``tokens``, ``facets`` or
+        ``timestamp`` existed would refuse every write under its strict mapping. Its older chunks
+        count in term frequencies and record queries once `kotae reindex` rewrote them."""
         current = self.current_indices()
         if not current:
             index = name or f"{self.alias}-v1"
@@ -110,20 +113,17 @@ class OpenSearchStore:
                 self.create_index(index)
             self.swap_alias(index)
             return index
-        with self._errors("read mapping"):
-            mapping = self.client.indices.get_mapping(index=self.alias)
-        for index, body in mapping.items():
-            properties = body["mappings"]["properties"]
-            stored = properties.get(q.VECTOR_FIELD, {}).get("dimension")
+        for index, body in self._mapping().items():
+            stored = body["mappings"].get("properties", {}).get(q.VECTOR_FIELD, {}).get("dimension")
             if stored is not None and stored != self.dimensions:
                 raise IndexMismatch(
                     f"OpenSearch index {index} holds {stored}-dimension vectors but the embedder makes "
                     f"{self.dimensions}; run `kotae reindex`"
                 )
-            missing = q.missing_properties(properties, self.dimensions)
-            if missing:
+            update = q.mapping_update(index, body["mappings"], self.dimensions)
+            if update:
                 with self._errors(f"add fields to {index}"):
-                    self.client.indices.put_mapping(index=index, body={"properties": missing})
+                    self.client.indices.put_mapping(index=index, body=update)
         return current[0]
 
     def next_index_name(self) -> str:
@@ -150,16 +150,10 @@ class OpenSearchStore:
         return new_index
 
     def _on(self, target: str, dimensions: int) -> OpenSearchStore:
-        return OpenSearchStore(
-            self.client,
-            target,
-            dimensions,
-            custom_ids=self.custom_ids,
-            refresh=self.refresh,
-            max_attempts=self.max_attempts,
-            backoff=self.backoff,
-            sleep=self._sleep,
-        )
+        """This store (same client and options) on another index."""
+        other = copy.copy(self)
+        other.alias, other.dimensions = target, dimensions
+        return other
 
     def close(self) -> None:
         self.client.close()
@@ -276,11 +270,18 @@ class OpenSearchStore:
             )
 
     # -- reads -------------------------------------------------------------------------------
+    def _read(self, body: Mapping[str, object], what: str) -> dict[str, Any]:
+        with self._errors(what):
+            return dict(self.client.search(index=self.alias, body=body))
+
+    def _mapping(self) -> dict[str, Any]:
+        with self._errors("read mapping"):
+            return dict(self.client.indices.get_mapping(index=self.alias))
+
     def _search(
         self, body: q.SearchBody, filters: Filters, what: str, score: Callable[[float], float] = float
     ) -> list[ScoredDocument]:
-        with self._errors(what):
-            hits = list(self.client.search(index=self.alias, body=body)["hits"]["hits"])
+        hits = list(self._read(body, what)["hits"]["hits"])
         out, seen = [], set()
         for hit in self._servable(hits, what):
             doc = q.document_from_source(hit["_source"])
@@ -296,8 +297,7 @@ class OpenSearchStore:
         keys = sorted({h["_source"]["item_key"] for h in hits})
         if not keys:
             return []
-        with self._errors(f"{what} (newest writes)"):
-            response = self.client.search(index=self.alias, body=copies.newest_query(keys))
+        response = self._read(copies.newest_query(keys), f"{what} (newest writes)")
         return copies.servable(hits, copies.newest_writes(response))
 
     def lexical_search(self, query: str, k: int, filters: Filters) -> list[ScoredDocument]:
@@ -318,8 +318,7 @@ class OpenSearchStore:
         the ``tokens`` keyword field, in one size-0 search (opensearch_queries.
         term_frequencies_query); no filters count every live chunk."""
         unique = list(dict.fromkeys(terms))
-        with self._errors("term frequencies"):
-            response = self.client.search(index=self.alias, body=q.term_frequencies_query(unique, filters))
+        response = self._read(q.term_frequencies_query(unique, filters), "term frequencies")
         return q.term_frequencies(unique, response)
 
     def item_keys(self, *, page: int = 1000) -> Iterator[str]:
@@ -327,9 +326,7 @@ class OpenSearchStore:
         no scroll)."""
         after: dict[str, Any] | None = None
         while True:
-            with self._errors("list item keys"):
-                response = self.client.search(index=self.alias, body=q.item_keys_query(page, after))
-            agg = response["aggregations"]["items"]
+            agg = self._read(q.item_keys_query(page, after), "list item keys")["aggregations"]["items"]
             if not agg["buckets"]:
                 return
             yield from (bucket["key"]["item_key"] for bucket in agg["buckets"])

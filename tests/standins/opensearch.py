@@ -3,8 +3,10 @@ REST API, with the documented response shapes, for kotae's OpenSearch store.
 
 It records every request (method, path, query, headers, body) so tests can assert on what was
 sent, checks request bodies the way a cluster does (a bulk body must be NDJSON ending with a
-newline, every action line one of index/create/update/delete, documents must fit a strict
-mapping, vectors must have the mapped dimension), and takes injected faults: the next matching
+newline, every action line one of index/create/update/delete, documents must fit the mapping,
+vectors must have the mapped dimension; search, count, create-index and put-mapping bodies must
+have the shapes the published API specification documents: opensearch_shapes and
+opensearch_mapping), and takes injected faults: the next matching
 request can answer an HTTP error, drop the connection, or fail chosen bulk items.
 
     with OpenSearchStandIn() as server:
@@ -22,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.standins.opensearch_engine import ApiError, Index, index_not_found
+from tests.standins.opensearch_mapping import CREATE_INDEX, Mapping
 
 BULK_OPS = ("index", "create", "update", "delete")
 # What Serverless answers for a custom id on a vector search collection (from memory of the
@@ -147,21 +150,21 @@ class OpenSearchStandIn:
                 raise ApiError(400, "illegal_argument_exception", "stand-in searches one index only")
             request = json.loads(body or "{}")
             if parts[1] == "_count":
-                query = request.get("query", {"match_all": {}})
-                found = indices[0].search({"query": query, "size": 0, "track_total_hits": True})
-                return 200, {"count": found["hits"]["total"]["value"], "_shards": found["_shards"]}
+                shards = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
+                return 200, {"count": indices[0].count(request), "_shards": shards}
             return 200, indices[0].search(request)
         raise ApiError(400, "illegal_argument_exception", f"no handler for [{method} {path}]")
 
     def create_index(self, name: str, body: dict[str, Any]) -> tuple[int, Any]:
         if name in self.indices or name in self.aliases:
             raise ApiError(400, "resource_already_exists_exception", f"index [{name}] already exists")
+        CREATE_INDEX(body, "create index")
         mappings = body.get("mappings", {})
         settings = body.get("settings", {})
         knn = any(p.get("type") == "knn_vector" for p in mappings.get("properties", {}).values())
         if knn and settings.get("index", {}).get("knn") is not True:
             raise ApiError(400, "illegal_argument_exception", "knn_vector fields need index.knn: true")
-        self.indices[name] = Index(name, settings, mappings)
+        self.indices[name] = Index(name, settings, Mapping(mappings))
         return 200, {"acknowledged": True, "shards_acknowledged": True, "index": name}
 
     def update_aliases(self, body: dict[str, Any]) -> tuple[int, Any]:

@@ -1,7 +1,8 @@
 """Aggregations of the OpenSearch stand-in, as documented (https://docs.opensearch.org/latest/
 aggregations/): ``composite`` (one terms source, ``after`` paging), ``filters`` (anonymous or
-named), ``terms`` (``size``, ``order`` by ``_key`` or ``_count``, ``missing``,
-``sum_other_doc_count``) and ``top_hits`` (``size``, ``_source``). Bucket aggregations run their
+named), ``terms`` (``size``, ``order`` by ``_key`` or ``_count``, ``missing``, ``include`` as an
+array of values, ``min_doc_count``, ``sum_other_doc_count``) and ``top_hits`` (``size``,
+``_source``). Bodies reach them checked against the documented shapes (opensearch_shapes). Bucket aggregations run their
 ``aggs`` again over each bucket's documents; a metric aggregation takes none.
 
 Each works on the (document id, score) pairs the search query matched.
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from tests.standins.opensearch_errors import ApiError
 
 if TYPE_CHECKING:
     from tests.standins.opensearch_engine import Index
@@ -24,15 +27,9 @@ def aggregations(index: Index, specs: dict[str, Any], matched: Matched) -> dict[
 
 
 def aggregate(index: Index, spec: dict[str, Any], matched: Matched) -> dict[str, Any]:
-    from tests.standins.opensearch_engine import ApiError
-
+    """One aggregation of a body whose shape was checked (opensearch_shapes)."""
     sub = next((spec[k] for k in SUB_KEYS if k in spec), {})
-    kinds = [(k, v) for k, v in spec.items() if k not in SUB_KEYS]
-    if len(kinds) != 1:
-        raise ApiError(400, "parsing_exception", "Expected one aggregation type per aggregation")
-    ((kind, body),) = kinds
-    if kind not in AGGREGATIONS:
-        raise ApiError(400, "parsing_exception", f"Unknown aggregation type [{kind}]")
+    ((kind, body),) = ((k, v) for k, v in spec.items() if k not in (*SUB_KEYS, "meta"))
     if sub and kind == "top_hits":
         raise ApiError(
             400, "aggregation_initialization_exception", "Aggregator [top_hits] cannot accept sub-aggregations"
@@ -49,11 +46,7 @@ def _bucket(index: Index, bucket: dict[str, Any], docs: Matched, sub: dict[str, 
 def filters(index: Index, spec: dict[str, Any], matched: Matched, sub: dict[str, Any]) -> dict[str, Any]:
     """One bucket per filter: an array of filters answers an array of buckets in their order, an
     object of named filters an object of buckets by name."""
-    from tests.standins.opensearch_engine import _validate
-
     named = spec["filters"]
-    for query in named.values() if isinstance(named, dict) else named:
-        _validate(query)
 
     def bucket(query: dict[str, Any]) -> dict[str, Any]:
         docs = [(d, s) for d, s in matched if index.score(query, index.docs[d]) is not None]
@@ -66,20 +59,24 @@ def filters(index: Index, spec: dict[str, Any], matched: Matched, sub: dict[str,
 
 def terms(index: Index, spec: dict[str, Any], matched: Matched, sub: dict[str, Any]) -> dict[str, Any]:
     """A bucket per distinct value of the field (each value of a multi-valued one), ``missing``
-    standing in for documents without it; ordered by doc_count descending, then key (default),
+    standing in for documents without it, only values listed in an ``include`` array, buckets of
+    at least ``min_doc_count`` (1) documents; ordered by doc_count descending, then key (default),
     or by ``_key``/``_count``; the first ``size`` (default 10) kept and the documents of the rest
     counted in ``sum_other_doc_count``."""
-    from tests.standins.opensearch_engine import ApiError
-
+    include = spec.get("include")
+    if isinstance(include, str | dict) or spec.get("min_doc_count", 1) < 1 or isinstance(spec.get("order"), list):
+        raise ApiError(400, "parsing_exception", "the stand-in models include arrays, min_doc_count >= 1, one order")
     groups: dict[Any, Matched] = {}
     for doc_id, score in matched:
-        values = [v for v in index.indexed(spec["field"], index.docs[doc_id]) if v is not None]
+        values = index.indexed(spec["field"], index.docs[doc_id])
         if not values and "missing" in spec:
             values = [spec["missing"]]
         for value in dict.fromkeys(values):
-            groups.setdefault(value, []).append((doc_id, score))
+            if include is None or value in include:
+                groups.setdefault(value, []).append((doc_id, score))
+    groups = {k: v for k, v in groups.items() if len(v) >= spec.get("min_doc_count", 1)}
     ((by, direction),) = (spec.get("order") or {"_count": "desc"}).items()
-    if by not in ("_key", "_count") or direction not in ("asc", "desc"):
+    if by not in ("_key", "_count"):
         raise ApiError(400, "aggregation_execution_exception", f"Invalid aggregation order path [{by}]")
     if by == "_key":
         keys = sorted(groups, reverse=direction == "desc")
@@ -108,8 +105,7 @@ def composite(index: Index, spec: dict[str, Any], matched: Matched, sub: dict[st
     ((name, source),) = spec["sources"][0].items()
     counts: dict[str, int] = {}
     for doc_id, _ in matched:
-        value = index.docs[doc_id].get(source["terms"]["field"])
-        if value is not None:
+        for value in dict.fromkeys(index.indexed(source["terms"]["field"], index.docs[doc_id])):
             counts[value] = counts.get(value, 0) + 1
     after = (spec.get("after") or {}).get(name)
     keys = sorted(k for k in counts if after is None or k > after)[: spec.get("size", 10)]

@@ -261,7 +261,7 @@ def test_parse_cpuinfo_and_meminfo() -> None:
 
 def test_project_specs_point_at_existing_scripts_with_the_issue_targets() -> None:
     # GIVEN the real benchmark list WHEN read THEN every script exists, quick or not
-    assert set(BENCHMARKS) == {"ack", "ingest", "search", "retrieval"}
+    assert set(BENCHMARKS) == {"ack", "ingest", "search", "retrieval", "records"}
     for spec in BENCHMARKS.values():
         assert (ROOT / spec.command()[0]).is_file()
         assert spec.command(quick=True)[0] == spec.command()[0]
@@ -273,6 +273,9 @@ def test_project_specs_point_at_existing_scripts_with_the_issue_targets() -> Non
     assert targets["p50_ms"] == "≤ 30 ms"
     # AND the architecture issue's: the bot's cold start at most 1.15 times a bare Bolt app's
     assert targets["cold_ratio_to_bare"] == "≤ 1.15 ×"
+    # AND issue 12's: count and list queries on a 200k-record embedded store, p50 50 ms
+    assert targets["count_p50_ms"] == targets["list_p50_ms"] == "≤ 50 ms"
+    assert BENCHMARKS["records"].command() == ["bench/record_queries.py", "--records", "200000", "--runs", "25"]
     # AND retrieval quality, being deterministic, is not repeated
     assert not BENCHMARKS["retrieval"].repeat
 

@@ -224,7 +224,7 @@ def test_a_file_of_the_previous_schema_is_brought_up_to_date(tmp_path: Path) -> 
     assert again.term_frequencies([vpn], Filters(scopes=("public",))) == (0, {})
     assert [d.document.item_key for d in again.lexical_search("vpn", 5, Filters())] == ["hr"]
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
         assert not db.execute("SELECT name FROM sqlite_master WHERE name = 'term_df'").fetchall()
     again.close()
 

@@ -9,18 +9,30 @@ fresh file *into* it with the backup API (see :mod:`.connection`).
 Every chunk belongs to one *visibility class*, its kind and its set of scopes (``classes``), and
 the term counts are kept per class (``class_df``): the chunks a filter may see are a union of
 whole classes, so the term statistics of what one asker may see are a sum over a few rows.
+
+Records (:mod:`.record_rows`) are one row per item in ``records`` and one per facet in
+``facets``, each with the item's class, so a scope filter on them is ``class IN (...)``:
+``facets_value`` (name, value, class, record, ts) answers a filter on one facet, time range
+included, from the index alone, and gives the items of one value in record order, the order in
+which checking their other facets by primary key (record, name) reads the table forwards;
+``records_class`` counts what a scope sees, and ``records_recent`` (newest first, then key;
+SQLite sorts NULL first, so items without a timestamp come last) lists without sorting.
+
+A file of an older schema is brought up to date when it is opened, one step at a time, each in
+one transaction (``_MIGRATIONS``).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from kotae.errors import IndexMismatch, StoreCorrupt, StoreError
+from kotae.providers.sqlite_store import record_rows
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,6 +61,20 @@ CREATE TABLE IF NOT EXISTS classes (
 CREATE TABLE IF NOT EXISTS class_df (
     term TEXT NOT NULL, class INTEGER NOT NULL, df INTEGER NOT NULL, PRIMARY KEY (term, class)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY,
+    item_key TEXT NOT NULL UNIQUE,
+    class INTEGER NOT NULL,
+    ts TEXT,
+    chunk INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_class ON records (class, ts);
+CREATE INDEX IF NOT EXISTS records_recent ON records (ts DESC, item_key, class);
+CREATE TABLE IF NOT EXISTS facets (
+    record INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, class INTEGER NOT NULL, ts TEXT,
+    PRIMARY KEY (record, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS facets_value ON facets (name, value, class, record, ts);
 """
 
 # What SQLite keeps next to a database file (https://www.sqlite.org/tempfiles.html).
@@ -86,17 +112,18 @@ def open_database(path: Path, dimensions: int | None, *, page_size: int | None =
 
 
 def check_meta(db: sqlite3.Connection, path: Path, dimensions: int | None) -> None:
-    """Stamp a new file with the schema version, bring a file of the previous schema up to date,
+    """Stamp a new file with the schema version, bring a file of an older schema up to date,
     and refuse another version or vector size."""
     meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     if not meta:
         db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
         return
-    if meta.get("schema_version") == "1":
-        migrate_from_1(db)
-    elif meta.get("schema_version") != SCHEMA_VERSION:
+    version = meta.get("schema_version")
+    while version in _MIGRATIONS:
+        version = _migrate(db, version)
+    if version != SCHEMA_VERSION:
         raise StoreCorrupt(
-            f"{path} has store schema {meta.get('schema_version')!r}, this kotae needs "
+            f"{path} has store schema {version!r}, this kotae needs "
             f"{SCHEMA_VERSION!r}; move it away and ingest again"
         )
     stored = meta.get("dimensions")
@@ -112,21 +139,29 @@ def class_key(scopes: Iterable[str]) -> str:
     return json.dumps(sorted(set(scopes)), ensure_ascii=False)
 
 
-def migrate_from_1(db: sqlite3.Connection) -> None:
-    """Schema 1 counted terms over the whole store (``term_df``). Give every chunk its
-    visibility class and count its tokens per class, in one transaction (two processes opening
-    the old file at once: the second finds the work done)."""
+def _migrate(db: sqlite3.Connection, version: str) -> str:
+    """Move the file one schema step on from ``version``, in one transaction, and return the
+    version it now has. Two processes opening the old file at once: the second finds the step
+    done (the version is read again inside the transaction) and goes on from there."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        (version,) = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if version == "1":
-            _classify_chunks(db)
-            db.execute("DROP TABLE IF EXISTS term_df")
-            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
+        (stored,) = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if stored == version:
+            stored, step = _MIGRATIONS[version]
+            step(db)
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (stored,))
     except BaseException:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+    return str(stored)
+
+
+def _term_counts_per_class(db: sqlite3.Connection) -> None:
+    """Schema 1 counted terms over the whole store (``term_df``). Give every chunk its
+    visibility class and count its tokens per class."""
+    _classify_chunks(db)
+    db.execute("DROP TABLE IF EXISTS term_df")
 
 
 def _classify_chunks(db: sqlite3.Connection) -> None:
@@ -146,6 +181,14 @@ def _classify_chunks(db: sqlite3.Connection) -> None:
             "INSERT INTO class_df VALUES (?, ?, 1) ON CONFLICT(term, class) DO UPDATE SET df = df + 1",
             [(t, class_id) for t in set((tokens or "").split())],
         )
+
+
+# schema version -> (the next one, the step that moves a file to it). Schema 2 kept no records:
+# every item is recorded from its first stored chunk.
+_MIGRATIONS: dict[str, tuple[str, Callable[[sqlite3.Connection], object]]] = {
+    "1": ("2", _term_counts_per_class),
+    "2": ("3", record_rows.fill_from_chunks),
+}
 
 
 def reindex_path(path: Path) -> Path:

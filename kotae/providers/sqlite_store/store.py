@@ -15,10 +15,11 @@ from typing import Any, ClassVar
 from kotae.errors import StoreError
 from kotae.models import Document, Filters
 from kotae.providers.base import ItemState, ScoredDocument, Store, Vector, allows
-from kotae.providers.sqlite_store import rows, schema
+from kotae.providers.sqlite_store import facet_lookups, record_queries, record_rows, rows, schema
 from kotae.providers.sqlite_store import terms as term_stats
 from kotae.providers.sqlite_store.connection import Snapshot, StoreFile
 from kotae.providers.sqlite_store.vectors import VectorMatrix, numpy
+from kotae.records.query import RecordQuery, RecordResult
 from kotae.text import tokenize
 
 # Postings a lexical query may score before its most common terms are dropped (see terms.prune).
@@ -151,6 +152,7 @@ class SQLiteStore:
                     rows.check_dimensions(db, len(vec), self._file.dimensions)
                     blob = np.asarray(vec, dtype=np.float32).tobytes()
                 rows.upsert(db, doc, blob)
+            record_rows.put_item(db, item_key, documents)
             rows.set_item(db, item_key, version, deleted=False)
         return True
 
@@ -160,6 +162,7 @@ class SQLiteStore:
                 return False
             for (row_id,) in db.execute("SELECT id FROM chunks WHERE item_key = ?", (item_key,)).fetchall():
                 rows.delete(db, row_id)
+            record_rows.drop(db, item_key)
             # A tombstone keeps the version so a replayed older INSERT cannot resurrect the item.
             rows.set_item(db, item_key, version, deleted=True)
         return True
@@ -225,3 +228,21 @@ class SQLiteStore:
         with self._file.reading("term frequencies") as snap:
             classes = term_stats.visible_classes(snap.db, filters or Filters())
             return term_stats.chunk_count(snap.db, classes), term_stats.frequencies(snap.db, terms, classes)
+
+    # -- record queries ----------------------------------------------------------------------
+    def query_records(self, query: RecordQuery, filters: Filters) -> RecordResult:
+        """Counts, lists and groups over the items' facets (:mod:`.record_queries`), in one
+        snapshot: an item counts once however many chunks it has, and only if the filters let
+        the reader see it."""
+        with self._file.reading("record query") as snap:
+            return record_queries.run(snap.db, query, filters)
+
+    def facet_values(
+        self, kind: str, facet: str, filters: Filters, *, prefix: str = "", limit: int = 1000
+    ) -> dict[str, int]:
+        with self._file.reading("facet values") as snap:
+            return facet_lookups.facet_values(snap.db, kind, facet, filters, prefix=prefix, limit=limit)
+
+    def facet_matches(self, kind: str, values: Sequence[str], filters: Filters) -> dict[str, list[str]]:
+        with self._file.reading("facet matches") as snap:
+            return facet_lookups.facet_matches(snap.db, kind, values, filters)
