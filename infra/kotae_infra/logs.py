@@ -40,6 +40,7 @@ ANSWER_COLUMNS: list[tuple[str, str]] = [
     ("output_tokens", "int"),
     ("latency_ms", "map<string,double>"),
     ("total_ms", "double"),
+    ("records", "string"),  # JSON text: the record query, total, keys, groups
 ]
 FEEDBACK_COLUMNS: list[tuple[str, str]] = [
     ("answer_id", "string"),

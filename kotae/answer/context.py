@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kotae.answer.prompts import PromptParameters
-from kotae.models import Answer, Citation, SearchHit, Turn, Usage
+from kotae.models import Answer, Citation, Filters, SearchHit, Turn, Usage
 from kotae.providers.base import GenerationContext, Generator
+from kotae.records.query import RecordResult
 from kotae.templates import escape_markup
 
 # Tags the prompt uses as delimiters; neutralized inside data so content cannot close a block.
@@ -75,6 +76,13 @@ def select_evidence(
     return chosen
 
 
+def record_evidence(result: RecordResult) -> Evidence:
+    """The listed records of a result as numbered sources, in the store's order."""
+    return [
+        (f"S{i}", SearchHit(document=doc, score=1.0, relevance=1.0)) for i, doc in enumerate(result.documents, 1)
+    ]
+
+
 def prompt_sources(evidence: Evidence) -> list[dict[str, Any]]:
     """The numbered sources as the prompt template receives them, every field escaped for markup."""
     return [
@@ -119,6 +127,11 @@ class Context:
     evidence: Evidence
     sources: list[dict[str, Any]]
     clock: Clock  # started when the question was accepted
+    # A record question the parser understood, executed: its listed records are the evidence.
+    records: RecordResult | None = None
+    # Claude answers with the knowledge search and the record query as tools.
+    tools: bool = False
+    filters: Filters = field(default_factory=Filters)  # what the asker may see, for the tools
 
     @property
     def relevant(self) -> bool:
@@ -156,6 +169,7 @@ class Context:
         blocked: bool = False,
         citations: Sequence[Citation] = (),
         usage: Usage | None = None,
+        records: RecordResult | None = None,
     ) -> Answer:
         """The final Answer with this context's trace: hits, prompt task/version, timings."""
         return Answer(
@@ -170,4 +184,5 @@ class Context:
             model_id=model_id,
             usage=usage or Usage(),
             timings_ms=self.clock.timings,
+            records=records if records is not None else self.records,
         )

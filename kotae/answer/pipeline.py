@@ -20,14 +20,19 @@ from kotae.answer.context import (
     Context,
     bounded_history,
     prompt_sources,
+    record_evidence,
     retrieval_query,
     select_evidence,
 )
 from kotae.answer.prompts import PromptRegistry
+from kotae.answer.records import answer_records
 from kotae.answer.retrieval import Retriever
+from kotae.answer.tool_answer import answer_with_tools
 from kotae.errors import InvalidQuestion
 from kotae.models import Answer, Filters, Generation, Turn
-from kotae.providers.base import Generator
+from kotae.providers.base import Generator, ToolUsing
+from kotae.records.query import RecordResult
+from kotae.records.service import RecordService
 from kotae.templates import escape_markup
 from kotae.text import detect_language
 
@@ -61,7 +66,15 @@ class AnswerPipeline:
         max_question_chars: int = 4000,
         max_context_chars: int = 12_000,
         generator_for: Callable[[str], Generator] | None = None,
+        records: RecordService | None = None,
+        record_tools: bool = True,
+        max_tool_rounds: int = 4,
+        record_prompt_version: str = "v1",
     ) -> None:
+        self.records = records
+        self.record_tools = record_tools
+        self.max_tool_rounds = max_tool_rounds
+        self.record_prompt_version = record_prompt_version
         self.retriever = retriever
         self.prompts = prompts
         self.generator = generator
@@ -127,11 +140,18 @@ class AnswerPipeline:
         query = retrieval_query(question, turns)
         parameters = self.prompts.parameters(task, version)
         generator = self.generator_for(options.model_id)
-        hits = self.retriever.search(query, self.top_k, Filters(scopes=options.scopes, kinds=options.kinds))
-        clock.lap("retrieve")
-        evidence = select_evidence(
-            hits, parameters, min_relevance=self.min_relevance, max_context_chars=self.max_context_chars
-        )
+        filters = Filters(scopes=options.scopes, kinds=options.kinds)
+        records = self._records(question, filters)
+        tools = records is None and self._tools(generator, question, filters)
+        if records is not None or tools:
+            clock.lap("records")
+            hits, evidence = [], record_evidence(records) if records is not None else []
+        else:
+            hits = self.retriever.search(query, self.top_k, filters)
+            clock.lap("retrieve")
+            evidence = select_evidence(
+                hits, parameters, min_relevance=self.min_relevance, max_context_chars=self.max_context_chars
+            )
         return Context(
             question=question,
             lang=detect_language(question),
@@ -145,13 +165,37 @@ class AnswerPipeline:
             evidence=evidence,
             sources=prompt_sources(evidence),
             clock=clock,
+            records=records,
+            tools=tools,
+            filters=filters,
         )
+
+    def _tools(self, generator: Generator, question: str, filters: Filters) -> bool:
+        """Whether Claude answers with the record and search tools: when it can, they are on, and
+        the question could be about records although the parser did not understand it."""
+        return (
+            self.records is not None
+            and self.record_tools
+            and isinstance(generator, ToolUsing)
+            and self.records.signal(question, filters)
+        )
+
+    def _records(self, question: str, filters: Filters) -> RecordResult | None:
+        """The executed record query a question asks, or None for any other question."""
+        return self.records.understand(question, filters) if self.records is not None else None
 
     def generate(self, context: Context) -> Iterator[str | Answer]:
         """Render the prompt, stream the model's text (never the no-answer marker), then the Answer.
 
         Without relevant evidence the model is not asked: a plain not-found statement is the answer.
+        A record question is answered with the store's figures (kotae.answer.records).
         """
+        if context.records is not None:
+            yield from answer_records(context)
+            return
+        if context.tools:
+            yield from answer_with_tools(self, context)
+            return
         if not context.relevant:
             context.clock.lap("render")
             text = messages.text("not_found", context.lang)

@@ -56,6 +56,8 @@ def answer_record(
         "output_tokens": answer.usage.output_tokens,
         "latency_ms": answer.timings_ms,
         "total_ms": round(sum(answer.timings_ms.values()), 2),
+        # The record query that answered and its figures, as JSON text (Athena: json_extract).
+        "records": json.dumps(answer.records.public(), ensure_ascii=False) if answer.records else None,
     }
 
 

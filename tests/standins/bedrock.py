@@ -2,6 +2,12 @@
 
 A real botocore client points at it with ``endpoint_url``, so request serialization, the
 event-stream decoder and botocore's retry modes all run for real. Faults are queued per call.
+
+Converse can be scripted with whole replies (``state.replies``, built with :func:`reply` and
+:func:`tool_use`), toolUse blocks included, to drive a tool-use loop. Tool conversations are
+checked as Bedrock checks them: a request whose messages hold toolUse or toolResult blocks
+needs a toolConfig, and every toolUse of an assistant turn needs its toolResult in the next
+user turn; anything else is a 400 ValidationException.
 """
 
 from __future__ import annotations
@@ -48,11 +54,56 @@ class Fault:
     message: str = "injected"
 
 
+DEFAULT_USAGE = {"inputTokens": 321, "outputTokens": 45, "totalTokens": 366}
+
+
+def tool_use(tool_use_id: str, name: str, arguments: Any) -> dict[str, Any]:
+    """A toolUse content block as Converse returns it."""
+    return {"toolUse": {"toolUseId": tool_use_id, "name": name, "input": arguments}}
+
+
+def reply(
+    *blocks: dict[str, Any] | str, stop: str | None = None, usage: tuple[int, int] = (321, 45)
+) -> dict[str, Any]:
+    """A scripted Converse reply: text (a str) and toolUse blocks; the stop reason is tool_use
+    when it holds a toolUse, else end_turn, unless ``stop`` says otherwise."""
+    content = [{"text": b} if isinstance(b, str) else b for b in blocks]
+    uses = any("toolUse" in b for b in content)
+    tokens = {"inputTokens": usage[0], "outputTokens": usage[1], "totalTokens": sum(usage)}
+    return {"content": content, "stopReason": stop or ("tool_use" if uses else "end_turn"), "usage": tokens}
+
+
+def tool_problem(body: dict[str, Any]) -> str | None:
+    """What Bedrock would refuse in a Converse body's tool use, or None."""
+    messages = body.get("messages", [])
+    kinds = {key for m in messages for block in m.get("content", []) for key in block}
+    if kinds & {"toolUse", "toolResult"} and not body.get("toolConfig", {}).get("tools"):
+        return "The toolConfig field must be defined when using toolUse and toolResult content blocks."
+    for tool in body.get("toolConfig", {}).get("tools", []):
+        spec = tool.get("toolSpec", {})
+        if not spec.get("name") or spec.get("inputSchema", {}).get("json", {}).get("type") != "object":
+            return "Each toolSpec needs a name and an inputSchema json of type object."
+    for turn, following in zip(messages, [*messages[1:], None], strict=True):
+        asked = {b["toolUse"]["toolUseId"] for b in turn.get("content", []) if "toolUse" in b}
+        if not asked or turn.get("role") != "assistant":
+            continue
+        answered = [b["toolResult"] for b in (following or {}).get("content", []) if "toolResult" in b]
+        if (
+            following is None
+            or following.get("role") != "user"
+            or {r["toolUseId"] for r in answered} != asked
+        ):
+            return "Every toolUse block needs a toolResult block with its toolUseId in the next user message."
+    return None
+
+
 @dataclass
 class BedrockStandIn:
     """State shared with the handler: scripted answers, faults, and every request received."""
 
     answers: list[str] = field(default_factory=list)
+    # Whole Converse replies (see reply()); used before ``answers`` while there are any.
+    replies: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     latency: float = 0.0
@@ -73,6 +124,12 @@ class BedrockStandIn:
             if self.faults:
                 return self.faults.pop(0)
         return self.fault_rule(operation, body) if self.fault_rule else None
+
+    def _reply(self) -> dict[str, Any]:
+        with self.lock:
+            if self.replies:
+                return self.replies.pop(0)
+        return reply(self._answer())
 
     def _answer(self) -> str:
         with self.lock:
@@ -170,7 +227,9 @@ class _Handler(BaseHTTPRequestHandler):
         config = body.get("guardrailConfig")
         if config is None:
             return None
-        allowed = {"guardrailIdentifier", "guardrailVersion", "trace"} | ({"streamProcessingMode"} if stream else set())
+        allowed = {"guardrailIdentifier", "guardrailVersion", "trace"} | (
+            {"streamProcessingMode"} if stream else set()
+        )
         if not {"guardrailIdentifier", "guardrailVersion"} <= set(config) or set(config) - allowed:
             raise ValueError("guardrailConfig")
         said = json.dumps(body.get("messages", []), ensure_ascii=False)
@@ -178,20 +237,25 @@ class _Handler(BaseHTTPRequestHandler):
             return self.state.guardrail_message, "guardrail_intervened"
         return None
 
-    def _validation_error(self) -> None:
-        self._send(400, b'{"message":"Malformed guardrailConfig"}', extra={"x-amzn-ErrorType": "ValidationException"})
+    def _validation_error(self, message: str = "Malformed guardrailConfig") -> None:
+        payload = json.dumps({"message": message}).encode()
+        self._send(400, payload, extra={"x-amzn-ErrorType": "ValidationException"})
 
     def _converse(self, model_id: str, body: dict[str, Any]) -> None:
+        problem = tool_problem(body)
+        if problem is not None:
+            self._validation_error(problem)
+            return
         try:
             blocked = self._guarded(body, stream=False)
         except ValueError:
             self._validation_error()
             return
-        text, stop = blocked or (self.state._answer(), "end_turn")
+        scripted = reply(blocked[0], stop=blocked[1]) if blocked else self.state._reply()
         response = {
-            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
-            "stopReason": stop,
-            "usage": {"inputTokens": 321, "outputTokens": 45, "totalTokens": 366},
+            "output": {"message": {"role": "assistant", "content": scripted["content"]}},
+            "stopReason": scripted["stopReason"],
+            "usage": scripted.get("usage", DEFAULT_USAGE),
             "metrics": {"latencyMs": 12},
         }
         self._send(200, json.dumps(response).encode())
@@ -215,10 +279,7 @@ class _Handler(BaseHTTPRequestHandler):
         events.append(
             event_message(
                 "metadata",
-                {
-                    "usage": {"inputTokens": 321, "outputTokens": 45, "totalTokens": 366},
-                    "metrics": {"latencyMs": 12},
-                },
+                {"usage": DEFAULT_USAGE, "metrics": {"latencyMs": 12}},
             )
         )
         self._send(200, b"".join(events), content_type="application/vnd.amazon.eventstream")
@@ -231,7 +292,8 @@ def bedrock_standin() -> Iterator[BedrockStandIn]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval, so that shutting down does not wait half a second per test.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield state

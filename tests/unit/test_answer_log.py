@@ -53,6 +53,7 @@ def test_answer_record_carries_the_trace() -> None:
         "output_tokens": 40,
         "latency_ms": {"retrieve": 12.5, "generate": 800.0},
         "total_ms": 812.5,
+        "records": None,
     }
 
 
