@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
-from kotae.cli.console import make_kotae, out, progress_bar
-from kotae.errors import ConfigError
+from kotae.cli.console import make_kotae, out, progress_bar, settings
+from kotae.errors import ConfigError, InputError
 
 if TYPE_CHECKING:  # imported lazily at run time, so `kotae --help` stays fast
     from kotae.app import Kotae
@@ -40,11 +44,25 @@ def _judge(kotae: Any, wanted: bool | None, version: str) -> Any:
 
 
 def eval_answers(
-    dataset: Annotated[Path, typer.Argument(help="JSONL: id, question, expected_keys, answerable, scopes.")],
+    datasets: Annotated[
+        list[Path],
+        typer.Argument(
+            help="JSONL question sets (one or more, run together): id, question, and expected_keys, "
+            "answerable, scopes, or expected_records for a record question."
+        ),
+    ],
     prompt_version: Annotated[
         list[str] | None,
         typer.Option(
             "--prompt-version", "-p", help="Repeat to compare versions (default KOTAE_PROMPT_VERSION)."
+        ),
+    ] = None,
+    knowledge: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--knowledge",
+            help="JSONL items to answer from, indexed into a throwaway embedded store for this run "
+            "(repeatable). Without it, the configured store is used as it is.",
         ),
     ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Report directory.")] = None,
@@ -56,26 +74,71 @@ def eval_answers(
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Run every question under each prompt version against the current knowledge and score
-    retrieval hits, citations, refusals and (with an LLM) judge grades. Writes summary.json,
-    report.md and report.html."""
-    from kotae.evaluation.answers import load_cases
+    """Run every question under each prompt version against the knowledge and score retrieval
+    hits, citations, refusals, exact record answers and (with an LLM) judge grades. Writes
+    summary.json, report.md and report.html."""
+    from kotae.evaluation.answers import load_datasets
     from kotae.evaluation.report import prepare, write_reports
 
-    cases = load_cases(dataset)[:limit]
-    kotae = make_kotae()
+    cases = load_datasets(datasets)[:limit]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    target = prepare(out_dir or kotae.settings.data_dir / "eval" / f"answers-{stamp}")
-    versions = _versions(kotae, prompt_version)
-    grader = _judge(kotae, judge, judge_version)
-    run = _run(kotae, cases, versions, grader, str(dataset))
-    kotae.close()
+    target = prepare(out_dir or settings().data_dir / "eval" / f"answers-{stamp}")
+    with _answering_from(knowledge) as kotae:
+        versions = _versions(kotae, prompt_version)
+        grader = _judge(kotae, judge, judge_version)
+        described = _described(kotae, grader)
+        if knowledge:
+            count = _index(kotae, knowledge)
+            described["store"] = "sqlite (throwaway, --knowledge)"
+            described["knowledge"] = f"{count} items from {', '.join(map(str, knowledge))}"
+        run = _run(kotae, cases, versions, grader, ", ".join(map(str, datasets)), described)
     paths = write_reports(run, target)
     summary = run.summary()
     if as_json:
         print(json.dumps({**summary, "files": {k: str(v) for k, v in paths.items()}}, ensure_ascii=False))
         return
     _print_summary(summary, paths)
+
+
+@contextmanager
+def _answering_from(knowledge: list[Path] | None) -> Iterator[Kotae]:
+    """The configured deployment; with ``--knowledge``, one whose store is a throwaway SQLite
+    file (in a temporary data dir, removed afterwards) that will hold just those items."""
+    if not knowledge:
+        kotae = make_kotae()
+        try:
+            yield kotae
+        finally:
+            kotae.close()
+        return
+    from kotae.app import Kotae
+    from kotae.providers.sqlite_store import SQLiteStore
+
+    with tempfile.TemporaryDirectory(prefix="kotae-eval-") as scratch:
+        kotae = Kotae(settings(data_dir=Path(scratch)), store=SQLiteStore(Path(scratch) / "eval.sqlite3"))
+        try:
+            yield kotae
+        finally:
+            kotae.close()
+
+
+def _index(kotae: Kotae, paths: list[Path]) -> int:
+    """Index the knowledge files; any bad line stops the run, as it would change the figures."""
+    from kotae.indexing.loader import ItemFile, batches
+
+    sources = [ItemFile(path) for path in paths]
+    for source in sources:
+        problems = [f"line {e.line}: {e.message}" for e in source.scan()]
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            raise InputError(f"--knowledge {source.path}: " + "; ".join(problems[:3]) + more)
+    with progress_bar() as progress:
+        task = progress.add_task("indexing", total=sum(s.count for s in sources))
+        for source in sources:
+            for part in batches(source.items(), 256):
+                kotae.indexer.index_many([(item, None) for item in part])
+                progress.advance(task, len(part))
+    return sum(s.count for s in sources)
 
 
 def _versions(kotae: Kotae, asked: list[str] | None) -> list[str]:
@@ -100,7 +163,12 @@ def _described(kotae: Kotae, grader: LLMJudge | None) -> dict[str, Any]:
 
 
 def _run(
-    kotae: Kotae, cases: list[EvalCase], versions: list[str], grader: LLMJudge | None, dataset: str
+    kotae: Kotae,
+    cases: list[EvalCase],
+    versions: list[str],
+    grader: LLMJudge | None,
+    dataset: str,
+    described: dict[str, Any],
 ) -> EvalRun:
     """Ask every case under every version, with a progress bar; the scored run."""
     from kotae.answer.pipeline import AskOptions
@@ -113,14 +181,17 @@ def _run(
     with progress_bar() as progress:
         task = progress.add_task("evaluating", total=len(cases) * len(versions))
         return run_eval(
-            cases, versions, ask, judge=grader, dataset=dataset, settings=_described(kotae, grader),
+            cases, versions, ask, judge=grader, dataset=dataset, settings=described,
             progress=lambda: progress.advance(task),
         )  # fmt: skip
 
 
 def _print_summary(summary: dict[str, Any], paths: dict[str, Path]) -> None:
     """One line of figures per prompt version, then where the reports are."""
+    from kotae.evaluation.records import records_line
+
     for version, figures in summary["versions"].items():
+        records = records_line(figures)
         out.print(
             f"[bold]{version}[/]: hit rate {figures['retrieval_hit_rate']}, answered {figures['answer_rate']}, "
             f"expected cited {figures['expected_cited_rate']}, citations valid {figures['citation_validity']}, "
@@ -130,5 +201,6 @@ def _print_summary(summary: dict[str, Any], paths: dict[str, Path]) -> None:
                 if figures["judged"]
                 else ""
             )
+            + (f", {records}" if records else "")
         )
-    out.print("reports: " + ", ".join(str(p) for p in paths.values()))
+    out.print("reports: " + escape(", ".join(str(p) for p in paths.values())))

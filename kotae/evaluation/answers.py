@@ -5,13 +5,18 @@ A dataset line is ``{"id", "question", "expected_keys": [...], "answerable": boo
 is enough (a Japanese FAQ and its English twin are both right).
 
 Per question, from the Answer's own trace:
-- retrieval hit: an expected key is among the retrieved items (reciprocal rank for MRR);
+- retrieval hit: an expected key is among the retrieved items (reciprocal rank for MRR); the
+  records a record query listed count as retrieved, after the search hits;
 - citations valid: every ``[Sn]`` in the text names a source the answer was given (the
   pipeline drops others from ``citations``, so the text is compared with them);
 - expected cited: an answered, answerable question cites an expected key;
 - outcome: answerable ones should be answered, unanswerable ones refused;
 - judge (optional): faithfulness and correctness from 1 to 5, by an LLM with a versioned prompt.
 The per-version summary is what :func:`summarize` returns; every figure is defined there.
+
+A line with ``expected_records`` instead is a record question (kotae.evaluation.records): it is
+scored exact or not on the answer's record result, and counts only in the ``record_*`` figures,
+so the FAQ figures of a set are the same with or without record questions beside them.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from kotae.errors import InputError, JudgeReplyError, KotaeError
+from kotae.evaluation.records import RecordCheck, RecordExpectation, check_records, record_figures
 from kotae.models import Answer
 
 _CITED_ID = re.compile(r"\[(S\d+)\]")
@@ -40,6 +46,7 @@ class EvalCase(BaseModel):
     scopes: list[str] | None = None
     lang: str | None = None
     reference: str = ""
+    expected_records: RecordExpectation | None = None
 
 
 def load_cases(path: Path) -> list[EvalCase]:
@@ -59,7 +66,7 @@ def load_cases(path: Path) -> list[EvalCase]:
                 f"line {number}: {exc.errors()[0]['msg']} ({'.'.join(map(str, exc.errors()[0]['loc']))})"
             )
             continue
-        if case.answerable and not case.expected_keys:
+        if case.answerable and not case.expected_keys and case.expected_records is None:
             problems.append(f"line {number}: an answerable question needs expected_keys")
             continue
         cases.append(case)
@@ -67,6 +74,18 @@ def load_cases(path: Path) -> list[EvalCase]:
         raise InputError(f"{path}: " + "; ".join(problems[:5]) + (" …" if len(problems) > 5 else ""))
     if not cases:
         raise InputError(f"{path}: no questions")
+    return cases
+
+
+def load_datasets(paths: Sequence[Path]) -> list[EvalCase]:
+    """The questions of several sets, in order; an id may appear once across all of them."""
+    cases, seen = [], {}
+    for path in paths:
+        for case in load_cases(path):
+            if case.id in seen:
+                raise InputError(f"question id {case.id!r} is in both {seen[case.id]} and {path}")
+            seen[case.id] = path
+            cases.append(case)
     return cases
 
 
@@ -95,6 +114,14 @@ class CaseResult:
     grade: Grade | None = None
     judge_error: str | None = None
     text: str = ""
+    # Record questions only: what was expected, the answer's record result, why it is not exact.
+    expected_records: dict[str, Any] | None = None
+    records: dict[str, Any] | None = None
+    record_problems: list[str] | None = None
+
+    @property
+    def record_question(self) -> bool:
+        return self.expected_records is not None
 
     @property
     def hit_rank(self) -> int | None:
@@ -113,14 +140,23 @@ class CaseResult:
     def correct(self) -> bool:
         if self.error:
             return False
+        if self.record_question:
+            return not self.record_problems
         if self.answerable:
             return self.found and self.expected_cited
         return not self.found
 
 
+def retrieved_keys(answer: Answer) -> list[str]:
+    """The items the answer was given, best first: retrieval hits, then the records a record
+    query listed (an answer from the record path has no hits; its records are its retrieval)."""
+    listed = answer.records.keys if answer.records is not None else []
+    return list(dict.fromkeys([*(h.document.item_key for h in answer.hits), *listed]))
+
+
 def score_case(case: EvalCase, answer: Answer) -> CaseResult:
-    retrieved = list(dict.fromkeys(h.document.item_key for h in answer.hits))
-    return CaseResult(
+    retrieved = retrieved_keys(answer)
+    result = CaseResult(
         id=case.id,
         prompt_version=answer.prompt_version,
         answerable=case.answerable,
@@ -135,14 +171,21 @@ def score_case(case: EvalCase, answer: Answer) -> CaseResult:
         output_tokens=answer.usage.output_tokens,
         text=answer.text,
     )
+    if case.expected_records is not None:
+        result.expected_records = case.expected_records.model_dump(mode="json")
+        result.records = answer.records.public() if answer.records is not None else None
+        result.record_problems = check_records(case.expected_records, answer.records).problems
+    return result
 
 
 def failed_case(case: EvalCase, version: str, error: KotaeError) -> CaseResult:
     """A question the pipeline could not answer at all still counts (as wrong), with the reason."""
+    reason = f"{type(error).__name__}: {error}"
+    expected = case.expected_records.model_dump(mode="json") if case.expected_records is not None else None
     return CaseResult(
         id=case.id, prompt_version=version, answerable=case.answerable, found=False, retrieved=[],
-        cited=[], cited_ids_in_text=[], valid_ids=[], expected=case.expected_keys,
-        error=f"{type(error).__name__}: {error}",
+        cited=[], cited_ids_in_text=[], valid_ids=[], expected=case.expected_keys, error=reason,
+        expected_records=expected, record_problems=[f"the question failed: {reason}"] if expected else None,
     )  # fmt: skip
 
 
@@ -160,18 +203,22 @@ def _percentile(values: Sequence[float], q: float) -> float | None:
 
 
 def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
-    """The figures for one prompt version. Rates are None when nothing could be counted."""
+    """The figures for one prompt version. Rates are None when nothing could be counted.
+    Questions, errors, latency and tokens count every question; the FAQ figures (answerable to
+    correctness) only those without ``expected_records``; the ``record_*`` figures the others."""
+    everything, results = results, [r for r in results if not r.record_question]
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
     answered = [r for r in results if r.found]
     answered_answerable = [r for r in answerable if r.found]
     graded = [r.grade for r in results if r.grade is not None]
-    latencies = [r.total_ms for r in results if not r.error]
+    latencies = [r.total_ms for r in everything if not r.error]
+    checks = [RecordCheck(r.record_problems or []) for r in everything if r.record_question]
     return {
-        "questions": len(results),
+        "questions": len(everything),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
-        "errors": sum(1 for r in results if r.error),
+        "errors": sum(1 for r in everything if r.error),
         "retrieval_hit_rate": _ratio(sum(1 for r in answerable if r.hit_rank), len(answerable)),
         "retrieval_mrr": round(sum(1 / r.hit_rank for r in answerable if r.hit_rank) / len(answerable), 4)
         if answerable
@@ -188,8 +235,9 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
         "correctness": round(statistics.fmean(g.correctness for g in graded), 3) if graded else None,
         "latency_ms_p50": _percentile(latencies, 50),
         "latency_ms_p95": _percentile(latencies, 95),
-        "input_tokens_mean": round(statistics.fmean(r.input_tokens for r in results), 1) if results else None,
-        "output_tokens_mean": round(statistics.fmean(r.output_tokens for r in results), 1) if results else None,
+        "input_tokens_mean": round(statistics.fmean(r.input_tokens for r in everything), 1) if everything else None,
+        "output_tokens_mean": round(statistics.fmean(r.output_tokens for r in everything), 1) if everything else None,
+        **record_figures(checks),
     }  # fmt: skip
 
 
@@ -242,7 +290,7 @@ def run_eval(
                 progress()
                 continue
             result = score_case(case, answer)
-            if judge is not None and answer.found:
+            if judge is not None and answer.found and case.expected_records is None:
                 try:
                     result.grade = judge(case, answer)
                 except KotaeError as exc:

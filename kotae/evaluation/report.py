@@ -11,6 +11,7 @@ import jinja2
 
 from kotae.errors import InputError
 from kotae.evaluation.answers import EvalRun
+from kotae.evaluation.records import records_line
 
 # (key, label, scale): rates are 0–1; judge grades are 1–5 and drawn against 5.
 RATE_METRICS = [
@@ -35,6 +36,14 @@ OTHER_METRICS = [
     ("input_tokens_mean", "Input tokens (mean)"),
     ("output_tokens_mean", "Output tokens (mean)"),
 ]
+# Shown when the set has record questions (kotae.evaluation.records).
+RECORD_RATE_METRICS = [("record_exact_rate", "Records: exact answers", 1.0)]
+RECORD_OTHER_METRICS = [
+    ("record_questions", "Record questions"),
+    ("record_exact", "Records: exact"),
+    ("record_without_result", "Records: no record result"),
+]
+MAX_MISSES = 100
 COLORS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948"]
 
 
@@ -44,6 +53,33 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".")
     return str(value)
+
+
+def has_records(run: EvalRun) -> bool:
+    return any(r.record_question for results in run.results.values() for r in results)
+
+
+def metrics(run: EvalRun) -> tuple[list[tuple[str, str, float]], list[tuple[str, str]]]:
+    """(rate figures, other figures) to show: the record ones only when there are record questions."""
+    if not has_records(run):
+        return RATE_METRICS, OTHER_METRICS
+    return [*RATE_METRICS, *RECORD_RATE_METRICS], [*OTHER_METRICS, *RECORD_OTHER_METRICS]
+
+
+def record_lines(run: EvalRun) -> list[str]:
+    """``v1 records: exact 62/64 (96.9%)`` per version, when there are record questions."""
+    summary = run.summary()["versions"]
+    return [f"{v} {line}" for v in run.versions if (line := records_line(summary[v]))]
+
+
+def record_misses(run: EvalRun) -> list[dict[str, Any]]:
+    """Record questions not answered exactly, per version, with the reasons."""
+    return [
+        {"id": r.id, "version": version, "why": "; ".join(r.record_problems or ["–"])}
+        for version in run.versions
+        for r in run.results.get(version, [])
+        if r.record_question and not r.correct
+    ]
 
 
 def differing_cases(run: EvalRun) -> list[dict[str, Any]]:
@@ -73,7 +109,8 @@ def render_markdown(run: EvalRun) -> str:
         header,
         "|---" * (len(versions) + 1 + (len(versions) > 1)) + "|",
     ]
-    for key, label, *_ in [*RATE_METRICS, *OTHER_METRICS]:
+    rates, others = metrics(run)
+    for key, label, *_ in [*rates, *others]:
         values = [summary[v][key] for v in versions]
         row = f"| {label} | " + " | ".join(_fmt(v) for v in values)
         if len(versions) > 1:
@@ -94,14 +131,40 @@ def render_markdown(run: EvalRun) -> str:
             )
     else:
         lines.append("None: every question had the same outcome under every version.")
-    lines += ["", "Definitions: see `kotae/evaluation/answers.py` and the README section 'Evaluating answers'."]
+    lines += _record_markdown(run)
+    lines += [
+        "",
+        "Definitions: see `kotae/evaluation/answers.py`, `kotae/evaluation/records.py` and the README "
+        "section 'Evaluating answers'.",
+    ]
     return "\n".join(lines) + "\n"
+
+
+def _record_markdown(run: EvalRun) -> list[str]:
+    """The records line per version and the record questions not answered exactly."""
+    if not has_records(run):
+        return []
+    misses = record_misses(run)
+    lines = [
+        "",
+        "Records: " + " · ".join(record_lines(run)),
+        "",
+        f"## Record questions not answered exactly ({len(misses)})",
+        "",
+    ]
+    if not misses:
+        return [*lines, "None: every record question got the exact figures under every version."]
+    lines += ["| id | version | why |", "|---|---|---|"]
+    lines += [f"| {m['id']} | {m['version']} | {m['why'].replace('|', '/')} |" for m in misses[:MAX_MISSES]]
+    if len(misses) > MAX_MISSES:
+        lines.append(f"\n… and {len(misses) - MAX_MISSES} more (all in summary.json, `record_problems`).")
+    return lines
 
 
 def _bars(run: EvalRun) -> list[dict[str, Any]]:
     summary = run.summary()["versions"]
     groups = []
-    for key, label, scale in RATE_METRICS:
+    for key, label, scale in metrics(run)[0]:
         bars = []
         for index, version in enumerate(run.versions):
             value = summary[version][key]
@@ -136,14 +199,18 @@ def render_html(run: EvalRun) -> str:
     longest = max([row["p95"] for row in latency] + [1])
     for row in latency:
         row["w50"], row["w95"] = round(360 * row["p50"] / longest, 1), round(360 * row["p95"] / longest, 1)
+    rates, others = metrics(run)
     return env.get_template("eval.html.j2").render(
         run=run,
         summary=summary,
         groups=_bars(run),
         latency=latency,
-        others=OTHER_METRICS,
-        rates=RATE_METRICS,
+        others=others,
+        rates=rates,
         diffs=differing_cases(run),
+        has_records=has_records(run),
+        record_lines=record_lines(run),
+        record_misses=record_misses(run)[:MAX_MISSES],
         fmt=_fmt,
     )
 
