@@ -221,7 +221,15 @@ def accepted(reading: Reading) -> bool:
     if reading.how_to:
         return False
     if reading.strength >= STRONG:
-        return True
+        # An id alone asks about its records, unless the question goes on about something else
+        # in them ("ex-… のリチウムイオン電池の行は？"): retrieval finds that row, a list would not.
+        return (
+            reading.clean
+            or bool(reading.intents)
+            or reading.named > 1
+            or bool(cats & {"time", "group"})
+            or "record_id" in reading.where
+        )
     if reading.strength > WEAK:
         return reading.named > 1 or bool(cats & {"noun", "time", "group"}) or bool(reading.intents - {"list"})
     return bool(cats & {"value", "noun", "group"}) and len(cats) >= 2 and reading.clean
