@@ -1,4 +1,5 @@
-"""`kotae eval answers`: score the answer pipeline on a question set, per prompt version."""
+"""`kotae eval answers` scores the answer pipeline on a question set, per prompt version;
+`kotae eval retrieval` scores retrieval alone on a BEIR set with the standard IR metrics."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # imported lazily at run time, so `kotae --help` stays fast
     from kotae.app import Kotae
     from kotae.evaluation.answers import EvalCase, EvalRun
     from kotae.evaluation.judge import LLMJudge
+    from kotae.evaluation.retrieval import BeirSet, Metrics
     from kotae.models import Answer
 
 
@@ -204,3 +206,64 @@ def _print_summary(summary: dict[str, Any], paths: dict[str, Path]) -> None:
             + (f", {records}" if records else "")
         )
     out.print("reports: " + escape(", ".join(str(p) for p in paths.values())))
+
+
+def eval_retrieval(
+    directory: Annotated[
+        Path, typer.Argument(help="A BEIR directory: corpus.jsonl, queries.jsonl, qrels/test.tsv.")
+    ],
+    k: Annotated[int, typer.Option("--k", min=1, max=100)] = 10,
+    mode: Annotated[str | None, typer.Option(help="hybrid | lexical | dense (KOTAE_RETRIEVAL_MODE).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N queries.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Index a BEIR set into a throwaway store and report nDCG, Recall and MRR at k, as
+    trec_eval and BEIR define them (computed by ir-measures; the JSON names the provider)."""
+    from kotae.app import Kotae
+    from kotae.evaluation.retrieval import Metrics, load_beir
+    from kotae.providers.sqlite_store import SQLiteStore
+
+    metrics = Metrics.at(k)  # a missing metrics library fails before anything is indexed
+    data = load_beir(directory)
+    queries = dict(list(data.queries.items())[:limit]) if limit else data.queries
+    with tempfile.TemporaryDirectory(prefix="kotae-eval-") as scratch:
+        config = settings(data_dir=Path(scratch), retrieval_mode=mode)
+        if config.retrieval_mode == "dense" and config.embedder == "none":
+            raise ConfigError("--mode dense needs an embedder: set KOTAE_EMBEDDER=local or titan")
+        kotae = Kotae(config, store=SQLiteStore(Path(scratch) / "eval.sqlite3"))
+        try:
+            result = _score_retrieval(kotae, data, queries, metrics)
+        finally:
+            kotae.close()
+    result = {**result, "mode": config.retrieval_mode, "embedder": config.embedder, "set": str(directory)}
+    if as_json:
+        print(json.dumps(result))
+        return
+    by = ", ".join(f"{key} {name}" for key, name in result["metrics_provider"].items())
+    out.print(
+        escape(
+            f"{directory}: {result['queries']} queries, mode {result['mode']}, embedder {result['embedder']}"
+        )
+        + f"\nnDCG@{k} {result[f'ndcg@{k}']:.3f} · Recall@{k} {result[f'recall@{k}']:.3f} · "
+        f"MRR@{k} {result[f'mrr@{k}']:.3f}\ncomputed by {result['metrics_library']} ({by})"
+    )
+
+
+def _score_retrieval(
+    kotae: Kotae, data: BeirSet, queries: dict[str, str], metrics: Metrics
+) -> dict[str, Any]:
+    """Index the corpus, then search each judged query and score the rankings, with progress bars."""
+    from kotae.evaluation.retrieval import corpus_items, evaluate
+    from kotae.indexing.loader import batches
+
+    k = metrics.k
+    with progress_bar() as progress:
+        task = progress.add_task("indexing", total=len(data.corpus))
+        for part in batches(corpus_items(data.corpus), 128):
+            kotae.indexer.index_many([(item, None) for item in part])
+            progress.advance(task, len(part))
+        task = progress.add_task("searching", total=len(queries))
+        return evaluate(
+            lambda q: [h.document.item_key for h in kotae.retriever.search(q, k, relevance=False)],
+            queries, data.qrels, k, progress=lambda: progress.advance(task), metrics=metrics,
+        )  # fmt: skip

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
@@ -15,8 +14,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from kotae.cli.console import State, err, make_kotae, out, progress_bar, settings
-from kotae.cli.evaluate import eval_answers
+from kotae.cli.console import State, err, make_kotae, out, progress_bar
+from kotae.cli.evaluate import eval_answers, eval_retrieval
 from kotae.cli.ops import athena_app, doctor, load, prompts_app
 from kotae.errors import ConfigError, InputError, KotaeError, StoreError
 
@@ -24,6 +23,7 @@ app = typer.Typer(help="kotae (答え): answers from your team's own knowledge."
 eval_app = typer.Typer(help="Measure retrieval and answers.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 eval_app.command("answers")(eval_answers)
+eval_app.command("retrieval")(eval_retrieval)
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(athena_app, name="athena")
 app.command("load")(load)
@@ -232,53 +232,6 @@ def reindex(
 
     kotae.store.reindex(dimensions, fill, report=lambda line: out.print(escape(line)))
     kotae.close()
-
-
-@eval_app.command("retrieval")
-def eval_retrieval(
-    directory: Annotated[
-        Path, typer.Argument(help="A BEIR directory: corpus.jsonl, queries.jsonl, qrels/test.tsv.")
-    ],
-    k: Annotated[int, typer.Option("--k", min=1, max=100)] = 10,
-    mode: Annotated[str | None, typer.Option(help="hybrid | lexical | dense (KOTAE_RETRIEVAL_MODE).")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N queries.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Index a BEIR set into a throwaway store and report nDCG, Recall and MRR at k."""
-    from kotae.app import Kotae
-    from kotae.evaluation.retrieval import corpus_items, evaluate, load_beir
-    from kotae.providers.sqlite_store import SQLiteStore
-
-    data = load_beir(directory)
-    queries = dict(list(data.queries.items())[:limit]) if limit else data.queries
-    with tempfile.TemporaryDirectory(prefix="kotae-eval-") as scratch:
-        config = settings(data_dir=Path(scratch), retrieval_mode=mode)
-        if config.retrieval_mode == "dense" and config.embedder == "none":
-            raise ConfigError("--mode dense needs an embedder: set KOTAE_EMBEDDER=local or titan")
-        kotae = Kotae(config, store=SQLiteStore(Path(scratch) / "eval.sqlite3"))
-        items = list(corpus_items(data.corpus))
-        with progress_bar() as progress:
-            task = progress.add_task("indexing", total=len(items))
-            for start in range(0, len(items), 128):
-                kotae.indexer.index_many([(item, None) for item in items[start : start + 128]])
-                progress.advance(task, len(items[start : start + 128]))
-            task = progress.add_task("searching", total=len(queries))
-            result = evaluate(
-                lambda q: [h.document.item_key for h in kotae.retriever.search(q, k, relevance=False)],
-                queries,
-                data.qrels,
-                k,
-                progress=lambda: progress.advance(task),
-            )
-        kotae.close()
-    result = {**result, "mode": config.retrieval_mode, "embedder": config.embedder, "set": str(directory)}
-    if as_json:
-        print(json.dumps(result))
-        return
-    out.print(
-        f"{directory}: {result['queries']} queries, mode {result['mode']}, embedder {result['embedder']}\n"
-        f"nDCG@{k} {result[f'ndcg@{k}']:.3f} · Recall@{k} {result[f'recall@{k}']:.3f} · MRR@{k} {result[f'mrr@{k}']:.3f}"
-    )
 
 
 COMMANDS_GROUP = "kotae.commands"

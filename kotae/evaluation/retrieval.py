@@ -1,22 +1,50 @@
-"""Retrieval evaluation on BEIR-format sets: nDCG@k (graded gains), Recall@k and MRR@k.
+"""Retrieval evaluation on BEIR-format sets: nDCG@k, Recall@k and MRR@k, computed by ir-measures.
 
 corpus.jsonl ({"_id", "title", "text"}), queries.jsonl ({"_id", "text"}) and qrels/test.tsv
-(query-id, corpus-id, score, with a header line). A document is relevant when its score >= 1.
+(query-id, corpus-id, score, with a header line).
+
+The figures follow the published definitions and are computed by a maintained library
+(ir-measures, which hands each measure to the first installed implementation that has it; the
+one that ran is reported), so they compare with BEIR and trec_eval tables:
+
+* nDCG@k is trec_eval's ``ndcg_cut.k``, which BEIR reports as NDCG@k: linear gains (the qrel
+  score itself), a log2(rank + 1) discount, normalised by the ideal ordering of the qrels.
+* Recall@k is trec_eval's ``recall.k`` (BEIR's Recall@k): relevant means score >= 1.
+* MRR@k is RR@k: 1 / the rank of the first document with score >= 1 in the top k, else 0.
+
+Edge cases are handled as BEIR handles them. A query with no qrels line is neither searched nor
+evaluated. A qrel with score 0 is a judged non-relevant document (no gain, never relevant), so a
+query judged only with 0 is evaluated and scores 0 on every measure (a negative score, which
+load_beir keeps, likewise gains nothing). A query whose search returns nothing scores 0. Each evaluated query counts in ``queries``, the number the means are taken over.
+
+What is measured is kotae's order. trec_eval re-sorts a run by score (ties by document id,
+descending) and MS MARCO's RR by score (ties by id, ascending), so a ranking is handed over with
+the scores n, n-1, ..., 1: they restate kotae's order and leave no tie to break.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from kotae.errors import InputError
+from kotae.errors import ConfigError, InputError
 from kotae.models import Item
 
+if TYPE_CHECKING:  # ir-measures is the 'eval' extra, imported when figures are computed
+    from ir_measures import Measure, Provider
+
 Qrels = dict[str, dict[str, int]]
+Run = dict[str, dict[str, float]]
+
+METRICS = (("ndcg", "nDCG"), ("recall", "R"), ("mrr", "RR"))
+"""kotae's JSON key for each figure (``ndcg@10``) and the ir-measures measure behind it (``nDCG@10``)."""
+
+INSTALL_HINT = "install the 'eval' extra: pip install 'kotae[eval]'"
 
 
 @dataclass(frozen=True)
@@ -65,29 +93,77 @@ def corpus_items(corpus: Sequence[dict[str, str]]) -> Iterable[Item]:
         )
 
 
-def dcg(gains: Sequence[float]) -> float:
-    return sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(gains))
+def ranking_scores(ranked: Sequence[str]) -> dict[str, float]:
+    """One query's ranking as a run entry: repeated keys dropped (the first place stays) and the
+    scores n, n-1, ..., 1 in kotae's order, so no evaluator can reorder it."""
+    unique = list(dict.fromkeys(ranked))
+    return {doc: float(len(unique) - place) for place, doc in enumerate(unique)}
 
 
-def ndcg_at_k(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
-    ideal = dcg(sorted(relevant.values(), reverse=True)[:k])
-    if ideal == 0:
-        return 0.0
-    return dcg([relevant.get(d, 0) for d in ranked[:k]]) / ideal
+def _ir_measures() -> ModuleType:
+    try:
+        import ir_measures
+    except ImportError as exc:
+        raise ConfigError(f"retrieval metrics are computed by ir-measures: {INSTALL_HINT}") from exc
+    return ir_measures
 
 
-def recall_at_k(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
-    wanted = {d for d, g in relevant.items() if g >= 1}
-    if not wanted:
-        return 0.0
-    return len(wanted & set(ranked[:k])) / len(wanted)
+def choose_providers(measures: Mapping[str, Measure], candidates: Sequence[Provider]) -> dict[str, Provider]:
+    """For each figure, the first installed provider in ``candidates`` (ir-measures' default
+    order) that computes its measure; a figure none can compute stops the run, naming what to install."""
+    chosen: dict[str, Provider] = {}
+    for key, measure in measures.items():
+        able = [p for p in candidates if p.supports(measure)]
+        installed = next((p for p in able if p.is_available()), None)
+        if installed is None:
+            options = ", ".join(f"{p.NAME} ({p.install_instructions() or 'no install hint'})" for p in able)
+            raise ConfigError(
+                f"no installed ir-measures provider computes {measure}"
+                + (f"; it would be computed by {options}" if options else "")
+                + f"; {INSTALL_HINT} (it brings pytrec_eval)"
+            )
+        chosen[key] = installed
+    return chosen
 
 
-def mrr_at_k(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
-    for position, doc in enumerate(ranked[:k], start=1):
-        if relevant.get(doc, 0) >= 1:
-            return 1.0 / position
-    return 0.0
+@dataclass(frozen=True)
+class Metrics:
+    """nDCG@k, Recall@k and MRR@k, each bound to the ir-measures provider that computes it."""
+
+    k: int
+    measures: dict[str, Measure]
+    providers: dict[str, Provider]
+    library: str
+
+    @classmethod
+    def at(cls, k: int) -> Metrics:
+        """The three measures at ``k`` with their providers; ConfigError when one has none."""
+        library = _ir_measures()
+        measures = {f"{key}@{k}": library.parse_measure(f"{name}@{k}") for key, name in METRICS}
+        providers = choose_providers(measures, library.DefaultPipeline.providers)
+        return cls(k, measures, providers, f"ir-measures {library.__version__}")
+
+    def provider_names(self) -> dict[str, str]:
+        return {key: provider.NAME for key, provider in self.providers.items()}
+
+    def per_query(self, run: Run, qrels: Qrels) -> dict[str, dict[str, float]]:
+        """Each figure for each query of ``qrels``; a query the provider leaves out scores 0."""
+        values = {key: dict.fromkeys(qrels, 0.0) for key in self.measures}
+        groups: dict[str, list[str]] = {}
+        for key, provider in self.providers.items():
+            groups.setdefault(provider.NAME, []).append(key)
+        for keys in groups.values():
+            by_measure = {self.measures[key]: key for key in keys}
+            for metric in self.providers[keys[0]].iter_calc(list(by_measure), qrels, run):
+                if metric.query_id in qrels:
+                    values[by_measure[metric.measure]][metric.query_id] = float(metric.value)
+        return values
+
+    def means(self, run: Run, qrels: Qrels) -> dict[str, float]:
+        """The mean of each figure over every query in ``qrels`` (0.0 when there is none)."""
+        if not qrels:
+            return dict.fromkeys(self.measures, 0.0)
+        return {key: sum(got.values()) / len(got) for key, got in self.per_query(run, qrels).items()}
 
 
 def evaluate(
@@ -96,25 +172,23 @@ def evaluate(
     qrels: Qrels,
     k: int = 10,
     progress: Callable[[], None] | None = None,
-) -> dict[str, float]:
-    """Mean metrics over the queries that have at least one relevant document."""
-    totals = {"ndcg": 0.0, "recall": 0.0, "mrr": 0.0}
-    counted = 0
-    for qid, text in queries.items():
-        relevant = qrels.get(qid, {})
-        if not any(g >= 1 for g in relevant.values()):
-            continue
-        ranked = list(dict.fromkeys(search(text)))
-        totals["ndcg"] += ndcg_at_k(ranked, relevant, k)
-        totals["recall"] += recall_at_k(ranked, relevant, k)
-        totals["mrr"] += mrr_at_k(ranked, relevant, k)
-        counted += 1
+    metrics: Metrics | None = None,
+) -> dict[str, Any]:
+    """Search every judged query and score kotae's rankings: the means, how many queries they
+    are taken over, and which provider computed each figure. The providers are settled before
+    the first search (pass ``metrics`` to settle them earlier still), so a missing one fails at once."""
+    metrics = metrics or Metrics.at(k)
+    judged = {qid: qrels[qid] for qid in queries if qrels.get(qid)}
+    run: Run = {}
+    for qid in judged:
+        ranking = ranking_scores(search(queries[qid]))
+        if ranking:  # a query with no hits is left out of the run, and so scores 0
+            run[qid] = ranking
         if progress:
             progress()
-    n = max(counted, 1)
     return {
-        f"ndcg@{k}": totals["ndcg"] / n,
-        f"recall@{k}": totals["recall"] / n,
-        f"mrr@{k}": totals["mrr"] / n,
-        "queries": counted,
+        **metrics.means(run, judged),
+        "queries": len(judged),
+        "metrics_provider": metrics.provider_names(),
+        "metrics_library": metrics.library,
     }

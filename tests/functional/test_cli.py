@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,10 +120,32 @@ def test_eval_retrieval_reports_the_three_metrics(run) -> None:
     code, out, _ = run("eval", "retrieval", str(BEIR), "--json")
     result = json.loads(out)
     assert code == 0 and result["queries"] == 4  # q5 has no judgements
-    assert result["mode"] == "hybrid" and result["embedder"] == "none"
+    assert set(result) == {
+        *("ndcg@10", "recall@10", "mrr@10", "queries", "mode", "embedder", "set"),
+        *("metrics_provider", "metrics_library"),
+    }
+    assert result["mode"] == "hybrid" and result["embedder"] == "none" and result["set"] == str(BEIR)
     assert result["recall@10"] == 1.0 and result["mrr@10"] == 1.0 and result["ndcg@10"] == pytest.approx(1.0)
-    code, out, _ = run("eval", "retrieval", str(BEIR), "--k", "1")
-    assert "nDCG@1 1.000" in out
+    assert result["metrics_provider"] == {
+        "ndcg@10": "pytrec_eval",
+        "recall@10": "pytrec_eval",
+        "mrr@10": "msmarco",
+    }
+    assert result["metrics_library"].startswith("ir-measures ")
+    code, out, _ = run("eval", "retrieval", str(BEIR), "--k", "1", "--limit", "2")
+    assert code == 0 and "2 queries" in out and "nDCG@1 1.000" in out
+    assert (
+        "computed by ir-measures" in out and "ndcg@1 pytrec_eval, recall@1 pytrec_eval, mrr@1 msmarco" in out
+    )
+
+
+def test_eval_retrieval_without_the_metrics_library_fails_first(run, monkeypatch) -> None:
+    # GIVEN the 'eval' extra is not installed
+    monkeypatch.setitem(sys.modules, "ir_measures", None)
+    # WHEN asked to evaluate (a directory that does not even exist) THEN the library is named first
+    code, _, err = run("eval", "retrieval", "/no/such/dir")
+    assert code == 2 and "pip install 'kotae[eval]'" in " ".join(err.split())
+    assert "Traceback" not in err
 
 
 def test_eval_dense_without_embedder_is_refused(run) -> None:

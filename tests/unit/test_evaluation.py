@@ -1,4 +1,4 @@
-"""kotae.evaluation.retrieval: ranking metrics and BEIR loading."""
+"""kotae.evaluation.retrieval: BEIR loading and evaluate() (the figures themselves: test_retrieval_metrics.py)."""
 
 from __future__ import annotations
 
@@ -9,132 +9,21 @@ from pathlib import Path
 import pytest
 
 from kotae.errors import InputError
-from kotae.evaluation.retrieval import (
-    BeirSet,
-    corpus_items,
-    dcg,
-    evaluate,
-    load_beir,
-    mrr_at_k,
-    ndcg_at_k,
-    recall_at_k,
-)
+from kotae.evaluation.retrieval import BeirSet, corpus_items, evaluate, load_beir
 from kotae.models import Item
 
 LOG2_3 = math.log2(3)  # 1.58496...
-
-# d2 graded 2, d4 and d5 graded 1, d9 judged not relevant (0).
-RELEVANT = {"d2": 2, "d4": 1, "d5": 1, "d9": 0}
-RANKED = ["d1", "d2", "d3", "d4"]
-
-
-# --- dcg ---------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("gains", "expected"),
-    [
-        pytest.param([], 0.0, id="empty"),
-        pytest.param([0, 0], 0.0, id="all-zero"),
-        # (2^2 - 1) / log2(2) = 3
-        pytest.param([2], 3.0, id="one-graded-2"),
-        # 3/1 + 1/log2(3) + 0
-        pytest.param([2, 1, 0], 3 + 1 / LOG2_3, id="graded"),
-        # 0/1 + 3/log2(3) + 0/2 + 1/log2(5)
-        pytest.param([0, 2, 0, 1], 3 / LOG2_3 + 1 / math.log2(5), id="gaps"),
-    ],
-)
-def test_dcg(gains: list[int], expected: float) -> None:
-    assert dcg(gains) == pytest.approx(expected)
-
-
-# --- ndcg ----------------------------------------------------------------------------------------
-
-
-def test_ndcg_graded() -> None:
-    # top 3 of RANKED has gains [0, 2, 0]: dcg = 3 / log2(3) = 1.8928
-    # ideal top 3 gains [2, 1, 1]:        3 + 1 / log2(3) + 1 / log2(4) = 4.1309
-    expected = (3 / LOG2_3) / (3 + 1 / LOG2_3 + 1 / 2)
-    assert ndcg_at_k(RANKED, RELEVANT, 3) == pytest.approx(expected)
-    assert expected == pytest.approx(0.45820, abs=1e-5)
-
-
-def test_ndcg_at_4_counts_d4() -> None:
-    # gains [0, 2, 0, 1]: 3 / log2(3) + 1 / log2(5); ideal [2, 1, 1, 0]: 3 + 1/log2(3) + 1/2
-    expected = (3 / LOG2_3 + 1 / math.log2(5)) / (3 + 1 / LOG2_3 + 1 / 2)
-    assert ndcg_at_k(RANKED, RELEVANT, 4) == pytest.approx(expected)
-
-
-@pytest.mark.parametrize(
-    ("ranked", "relevant", "k", "expected"),
-    [
-        pytest.param(["d2", "d4", "d5"], RELEVANT, 3, 1.0, id="ideal-order"),
-        # only d2 in the top 1; the ideal top 1 is also d2
-        pytest.param(["d2", "x"], RELEVANT, 1, 1.0, id="ideal-at-1"),
-        # swapped: gains [1, 2] -> 1 + 3/log2(3); ideal [2, 1] -> 3 + 1/log2(3)
-        pytest.param(["d4", "d2"], {"d2": 2, "d4": 1}, 2, (1 + 3 / LOG2_3) / (3 + 1 / LOG2_3), id="swapped"),
-        pytest.param(["x", "y"], RELEVANT, 2, 0.0, id="nothing-relevant-retrieved"),
-        pytest.param(["d9"], {"d9": 0}, 5, 0.0, id="only-zero-grades"),
-        pytest.param(["a"], {}, 5, 0.0, id="no-judgements"),
-        pytest.param([], RELEVANT, 3, 0.0, id="empty-ranking"),
-    ],
-)
-def test_ndcg_cases(ranked: list[str], relevant: dict[str, int], k: int, expected: float) -> None:
-    assert ndcg_at_k(ranked, relevant, k) == pytest.approx(expected)
-
-
-# --- recall and mrr ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("k", "expected"),
-    [
-        pytest.param(1, 0.0, id="k1-none"),
-        pytest.param(3, 1 / 3, id="k3-d2-of-three"),
-        pytest.param(4, 2 / 3, id="k4-d2-d4-of-three"),
-        pytest.param(10, 2 / 3, id="k-beyond-ranking"),
-    ],
-)
-def test_recall_at_k(k: int, expected: float) -> None:
-    # relevant (score >= 1) are d2, d4, d5; d9 (score 0) does not count
-    assert recall_at_k(RANKED, RELEVANT, k) == pytest.approx(expected)
-
-
-@pytest.mark.parametrize(
-    ("ranked", "relevant", "expected"),
-    [
-        pytest.param(["d9", "d1"], RELEVANT, 0.0, id="zero-grade-not-relevant"),
-        pytest.param(["a"], {}, 0.0, id="no-judgements"),
-        pytest.param(["a"], {"a": 0}, 0.0, id="only-zero-grades"),
-        pytest.param(["d2", "d4", "d5"], RELEVANT, 1.0, id="all-found"),
-    ],
-)
-def test_recall_edge_cases(ranked: list[str], relevant: dict[str, int], expected: float) -> None:
-    assert recall_at_k(ranked, relevant, 10) == pytest.approx(expected)
-
-
-@pytest.mark.parametrize(
-    ("ranked", "k", "expected"),
-    [
-        pytest.param(RANKED, 3, 1 / 2, id="first-relevant-at-2"),
-        pytest.param(RANKED, 1, 0.0, id="cut-before-first-relevant"),
-        pytest.param(["d4", "d2"], 2, 1.0, id="grade-1-counts"),
-        pytest.param(["d9", "x", "d5"], 3, 1 / 3, id="zero-grade-skipped"),
-        pytest.param(["x", "y"], 10, 0.0, id="none"),
-    ],
-)
-def test_mrr_at_k(ranked: list[str], k: int, expected: float) -> None:
-    assert mrr_at_k(ranked, RELEVANT, k) == pytest.approx(expected)
 
 
 # --- evaluate ------------------------------------------------------------------------------------
 
 
-def test_evaluate_averages_and_skips_queries_without_relevant_docs() -> None:
-    # GIVEN two judged queries, one judged only with score 0, one not judged at all
-    queries = {"q1": "one", "q2": "two", "q3": "three", "q4": "four"}
-    qrels = {"q1": {"a": 1}, "q2": {"x": 2, "y": 1}, "q3": {"z": 0}}
-    results = {"one": ["a", "b"], "two": ["y", "z", "x"], "three": ["z"], "four": ["a"]}
+def test_evaluate_averages_over_the_judged_queries_as_beir_does() -> None:
+    # GIVEN q1 and q2 judged relevant, q3 judged only with score 0, q4 with no qrels at all,
+    #       q5 judged but finding nothing
+    queries = {"q1": "one", "q2": "two", "q3": "three", "q4": "four", "q5": "five"}
+    qrels = {"q1": {"a": 1}, "q2": {"x": 2, "y": 1}, "q3": {"z": 0}, "q5": {"a": 1}}
+    results = {"one": ["a", "b"], "two": ["y", "z", "x"], "three": ["z"], "four": ["a"], "five": []}
     calls: list[str] = []
     progress: list[int] = []
 
@@ -146,15 +35,22 @@ def test_evaluate_averages_and_skips_queries_without_relevant_docs() -> None:
     metrics = evaluate(search, queries, qrels, k=2, progress=lambda: progress.append(1))
 
     # THEN q1: ndcg 1, recall 1, mrr 1
-    #      q2: top 2 [y, z] gains [1, 0] -> dcg 1; ideal [2, 1] -> 3 + 1/log2(3); recall 1/2; mrr 1
-    assert metrics["ndcg@2"] == pytest.approx((1 + 1 / (3 + 1 / LOG2_3)) / 2)
-    assert metrics["recall@2"] == pytest.approx(0.75)
-    assert metrics["mrr@2"] == pytest.approx(1.0)
-    assert metrics["queries"] == 2
-    assert set(metrics) == {"ndcg@2", "recall@2", "mrr@2", "queries"}
-    # AND skipped queries are never searched
-    assert calls == ["one", "two"]
-    assert len(progress) == 2
+    #      q2: top 2 [y, z] linear gains [1, 0] -> dcg 1; ideal [2, 1] -> 2 + 1/log2(3); recall 1/2; mrr 1
+    #      q3 (no relevant document) and q5 (no hits) score 0 and count, as in BEIR
+    assert metrics["ndcg@2"] == pytest.approx((1 + 1 / (2 + 1 / LOG2_3)) / 4)
+    assert metrics["recall@2"] == pytest.approx(1.5 / 4)
+    assert metrics["mrr@2"] == pytest.approx(2 / 4)
+    assert metrics["queries"] == 4
+    assert set(metrics) == {"ndcg@2", "recall@2", "mrr@2", "queries", "metrics_provider", "metrics_library"}
+    assert metrics["metrics_provider"] == {
+        "ndcg@2": "pytrec_eval",
+        "recall@2": "pytrec_eval",
+        "mrr@2": "msmarco",
+    }
+    assert metrics["metrics_library"].startswith("ir-measures ")
+    # AND the query without qrels is never searched
+    assert calls == ["one", "two", "three", "five"]
+    assert len(progress) == 4
 
 
 def test_evaluate_drops_duplicate_results() -> None:
@@ -164,9 +60,23 @@ def test_evaluate_drops_duplicate_results() -> None:
     assert metrics["mrr@2"] == pytest.approx(0.5)
 
 
-def test_evaluate_with_no_judged_queries_is_zero() -> None:
-    metrics = evaluate(lambda _: ["a"], {"q": "t"}, {}, k=10)
-    assert metrics == {"ndcg@10": 0.0, "recall@10": 0.0, "mrr@10": 0.0, "queries": 0}
+@pytest.mark.parametrize(
+    "qrels", [pytest.param({}, id="no-qrels"), pytest.param({"q": {}}, id="empty-judgements")]
+)
+def test_evaluate_with_no_judged_queries_is_zero(qrels: dict[str, dict[str, int]]) -> None:
+    metrics = evaluate(lambda _: ["a"], {"q": "t"}, qrels, k=10)
+    assert {k: v for k, v in metrics.items() if not k.startswith("metrics_")} == {
+        "ndcg@10": 0.0,
+        "recall@10": 0.0,
+        "mrr@10": 0.0,
+        "queries": 0,
+    }
+
+
+def test_evaluate_scores_only_the_queries_it_is_given() -> None:
+    # GIVEN qrels for two queries but only q1 asked (as with --limit): q2 does not count as a miss
+    metrics = evaluate(lambda _: ["a"], {"q1": "t"}, {"q1": {"a": 1}, "q2": {"b": 1}}, k=10)
+    assert metrics["queries"] == 1 and metrics["ndcg@10"] == 1.0
 
 
 # --- load_beir -----------------------------------------------------------------------------------
