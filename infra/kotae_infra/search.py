@@ -27,11 +27,22 @@ from constructs import Construct
 from .config import KotaeConfig
 from .findings import acknowledge, acknowledge_wildcard_resources
 
-# Data-access permissions of the Lambda roles: the bot searches and counts (read), ingest also
-# creates the index and alias on first use and writes. https://docs.aws.amazon.com/opensearch-
-# service/latest/developerguide/serverless-data-access.html#serverless-data-supported-permissions
-COLLECTION_PERMISSIONS = ["aoss:DescribeCollectionItems"]
+# Data-access permissions, from what each principal sends. The operations each permission allows:
+# "Supported OpenSearch API operations and permissions", https://docs.aws.amazon.com/opensearch-
+# service/latest/developerguide/serverless-genref.html#serverless-operations ; alias permissions
+# are on the collection, index and document ones on its indexes ("Policy syntax",
+# .../serverless-data-access.html#serverless-data-access-syntax).
+#   aoss:ReadDocument      POST <alias>/_search (k-NN, BM25, aggregations of record queries), _count
+#   aoss:DescribeIndex     GET <alias>/_mapping (record queries' facet names), HEAD <index>
+#   aoss:CreateIndex       PUT <index>;  aoss:UpdateIndex  PUT <index>/_mapping;  aoss:WriteDocument  _bulk
+#   aoss:DescribeCollectionItems  HEAD and GET _alias/<alias> (which index the alias points at)
+#   aoss:CreateCollectionItems    POST _aliases adding the alias to the first index
+#   aoss:UpdateCollectionItems + DeleteCollectionItems  POST _aliases moving it (kotae reindex:
+#                                 remove from the old index, add to the new one, in one request)
+# The bot only searches and reads the mapping through the alias: no alias operation, so no
+# collection permission. Ingest makes <alias>-v1 and the alias at its first cold start.
 READ_INDEX_PERMISSIONS = ["aoss:DescribeIndex", "aoss:ReadDocument"]
+WRITE_COLLECTION_PERMISSIONS = ["aoss:DescribeCollectionItems", "aoss:CreateCollectionItems"]
 INDEX_PERMISSIONS = [
     "aoss:CreateIndex",
     "aoss:DescribeIndex",
@@ -39,8 +50,20 @@ INDEX_PERMISSIONS = [
     "aoss:ReadDocument",
     "aoss:WriteDocument",
 ]
-# Operators running `kotae backfill` / `kotae reindex` also drop old indexes.
-ADMIN_INDEX_PERMISSIONS = [*INDEX_PERMISSIONS, "aoss:DeleteIndex"]
+# Operators running `kotae reindex` / `kotae backfill` (and `kotae search` to check) fill a new
+# index and move the alias; they delete old indexes by hand. No mapping change: ingest's.
+ADMIN_COLLECTION_PERMISSIONS = [
+    *WRITE_COLLECTION_PERMISSIONS,
+    "aoss:UpdateCollectionItems",
+    "aoss:DeleteCollectionItems",
+]
+ADMIN_INDEX_PERMISSIONS = [
+    "aoss:CreateIndex",
+    "aoss:DescribeIndex",
+    "aoss:ReadDocument",
+    "aoss:WriteDocument",
+    "aoss:DeleteIndex",
+]
 # Signed HTTP methods kotae uses against a managed domain. Readers may POST only to the search
 # and count APIs of the alias (IAM matches the request path against the resource).
 ES_HTTP_ACTIONS = ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"]
@@ -96,28 +119,29 @@ class ServerlessSearch(Construct):
 
         index_resource = [f"index/{name}/*"]
 
-        def rule(permissions: list[str], principals: list[str], description: str) -> dict[str, Any]:
-            return {
-                "Rules": [
-                    {**collection_rule, "Permission": COLLECTION_PERMISSIONS},
-                    {"ResourceType": "index", "Resource": index_resource, "Permission": permissions},
-                ],
-                "Principal": principals,
-                "Description": description,
-            }
+        def rule(
+            collection: list[str], index: list[str], principals: list[str], description: str
+        ) -> dict[str, Any]:
+            rules = [{**collection_rule, "Permission": collection}] if collection else []
+            rules.append({"ResourceType": "index", "Resource": index_resource, "Permission": index})
+            return {"Rules": rules, "Principal": principals, "Description": description}
 
         rules = [
-            rule(READ_INDEX_PERMISSIONS, [r.role_arn for r in readers], "kotae bot: reads the index"),
+            rule([], READ_INDEX_PERMISSIONS, [r.role_arn for r in readers], "kotae bot: reads the index"),
             rule(
-                INDEX_PERMISSIONS, [r.role_arn for r in writers], "kotae ingest: creates and writes the index"
+                WRITE_COLLECTION_PERMISSIONS,
+                INDEX_PERMISSIONS,
+                [r.role_arn for r in writers],
+                "kotae ingest: creates the index and its alias, and writes the index",
             ),
         ]
         if config.search_admin_principals:
             rules.append(
                 rule(
+                    ADMIN_COLLECTION_PERMISSIONS,
                     ADMIN_INDEX_PERMISSIONS,
                     list(config.search_admin_principals),
-                    "operators running kotae backfill / reindex",
+                    "operators running kotae backfill / reindex (moves the alias)",
                 )
             )
         self.access_policy = aoss.CfnAccessPolicy(

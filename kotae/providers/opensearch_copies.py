@@ -89,14 +89,21 @@ def newest_query(item_keys: Sequence[str]) -> dict[str, Any]:
     https://docs.opensearch.org/latest/aggregations/metric/top-hits/"""
     one_copy = {"top_hits": {"size": 1, "_source": {"includes": ["version", "deleted"]}}}
     writes = {
-        "terms": {"field": WRITE_FIELD, "size": MAX_WRITES, "missing": LEGACY_WRITE, "order": {"_key": "desc"}},
+        "terms": {
+            "field": WRITE_FIELD,
+            "size": MAX_WRITES,
+            "missing": LEGACY_WRITE,
+            "order": {"_key": "desc"},
+        },
         "aggs": {"copy": one_copy},
     }
     return {
         "size": 0,
         "track_total_hits": False,
         "query": {"bool": {"filter": [{"terms": {"item_key": list(item_keys)}}]}},
-        "aggs": {"items": {"terms": {"field": "item_key", "size": len(item_keys)}, "aggs": {"writes": writes}}},
+        "aggs": {
+            "items": {"terms": {"field": "item_key", "size": len(item_keys)}, "aggs": {"writes": writes}}
+        },
     }
 
 

@@ -19,6 +19,7 @@ from typing import Any, Literal, TypedDict
 from kotae.errors import IndexMismatch
 from kotae.models import Document, Filters
 from kotae.providers.base import ItemState
+from kotae.providers.opensearch_analysis import KUROMOJI, with_meta
 from kotae.providers.opensearch_client import error_summary
 from kotae.providers.opensearch_copies import WRITE_FIELD, current
 from kotae.text import tokenize
@@ -83,13 +84,14 @@ def index_body(dimensions: int) -> dict[str, Any]:
     It sets no shard or replica counts (Serverless rejects them; managed domains use their
     defaults), and the mapping is strict: a field the store does not know is a bug, refused
     instead of guessed at. The one dynamic part is ``facets``, whose subfields the
-    ``kotae_facets`` template maps as keywords (why: opensearch_records).
+    ``kotae_facets`` template maps as keywords (why: opensearch_records). The mapping's ``_meta``
+    records the Japanese analysis (kuromoji here; opensearch_analysis for the fallback).
     """
     body: dict[str, Any] = json.loads(_index_template())
     vector = body["mappings"]["properties"][VECTOR_FIELD]
     vector["dimension"] = dimensions
     vector["method"].update({"engine": VECTOR_ENGINE, "space_type": VECTOR_SPACE})
-    return body
+    return with_meta(body, KUROMOJI)
 
 
 def mapping_update(index: str, stored: dict[str, Any], dimensions: int) -> dict[str, Any]:
@@ -210,10 +212,15 @@ def alias_actions(alias: str, new_index: str, old_indices: Sequence[str]) -> Ali
 
 # -- documents and bulk ------------------------------------------------------------------------
 def cosine(score: float) -> float:
-    """The inner product behind a faiss ``innerproduct`` hit score, which is ``1 + ip`` for
-    ``ip >= 0`` and ``1 / (1 - ip)`` below (https://docs.opensearch.org/latest/mappings/
-    supported-field-types/knn-spaces/). Vectors are stored and queried normalized, so this is the
-    cosine similarity the embedded store returns, and relevance reads both alike."""
+    """The cosine similarity behind a k-NN hit's ``_score`` on this mapping (faiss,
+    ``innerproduct``). OpenSearch documents faiss inner-product scores with ``d = -(x . y)``:
+    ``1 / (1 + d)`` when ``d >= 0`` and ``-d + 1`` below, so ``1 + ip`` for ``ip > 0`` and
+    ``1 / (1 - ip)`` otherwise, always positive, ``1.0`` for orthogonal vectors
+    (https://docs.opensearch.org/latest/mappings/supported-field-types/knn-spaces/). This
+    inverts it. The store L2-normalizes every vector it writes and every query vector, whatever
+    KOTAE_EMBEDDING_NORMALIZE says, so the inner product is the cosine the embedded store
+    returns, and relevance reads both alike (passed on unread, ``_score`` would be 1.0 for
+    unrelated text and gate nothing)."""
     if score >= 1.0:
         return score - 1.0
     return 1.0 - 1.0 / score if score > 0 else -1.0  # a score is never <= 0; -1 is the floor
@@ -243,7 +250,13 @@ def chunk_source(
 
 def tombstone_source(item_key: str, version: str | None, write: str) -> dict[str, Any]:
     chunk_id = item_key + TOMBSTONE_SUFFIX
-    return {"item_key": item_key, "chunk_id": chunk_id, "version": version, WRITE_FIELD: write, "deleted": True}
+    return {
+        "item_key": item_key,
+        "chunk_id": chunk_id,
+        "version": version,
+        WRITE_FIELD: write,
+        "deleted": True,
+    }
 
 
 def document_from_source(source: dict[str, Any]) -> Document:
@@ -324,5 +337,7 @@ def bulk_failures(
         if result.get("status") in retryable:
             retry.append(action)
         else:
-            failed.append(f"{action.label} ({action.op}, status {result.get('status')}, {error_summary(error)})")
+            failed.append(
+                f"{action.label} ({action.op}, status {result.get('status')}, {error_summary(error)})"
+            )
     return retry, failed

@@ -159,7 +159,9 @@ def facet_names(mapping: dict[str, Any]) -> list[str]:
     return sorted(names)
 
 
-def facet_matches_query(kind: str, facets: Sequence[str], values: Sequence[str], filters: Filters) -> SearchBody:
+def facet_matches_query(
+    kind: str, facets: Sequence[str], values: Sequence[str], filters: Filters
+) -> SearchBody:
     """One search: items having one of ``values`` as any facet (a ``terms`` filter per facet,
     one of them enough), and per facet a ``terms`` aggregation whose ``include`` lists exactly
     those values, so its buckets say which of them the facet takes."""
@@ -224,7 +226,9 @@ class RecordReads:
         body = facet_values_query(kind, facet, filters, prefix, limit)
         return facet_values_of(self._read(body, f"values of facet {facet}"))
 
-    def facet_matches(self: _Reads, kind: str, values: Sequence[str], filters: Filters) -> dict[str, list[str]]:
+    def facet_matches(
+        self: _Reads, kind: str, values: Sequence[str], filters: Filters
+    ) -> dict[str, list[str]]:
         """Which facets the values are values of, over the facets the index has mapped."""
         unique = list(dict.fromkeys(values))
         facets = facet_names(self._mapping()) if unique else []

@@ -34,6 +34,7 @@ from opensearchpy import OpenSearch
 
 from kotae.errors import IndexMismatch, StoreError
 from kotae.models import Document, Filters
+from kotae.providers import opensearch_analysis as analysis
 from kotae.providers import opensearch_copies as copies
 from kotae.providers import opensearch_queries as q
 from kotae.providers.base import ItemState, ScoredDocument, Store, Vector, allows
@@ -89,8 +90,16 @@ class OpenSearchStore(RecordReads):
             return sorted(self.client.indices.get_alias(name=self.alias))
 
     def create_index(self, name: str, *, dimensions: int | None = None) -> None:
+        """Create ``name`` with kuromoji, or with CJK bigrams where the cluster refuses kuromoji
+        (opensearch_analysis: a warning is logged, the index's _meta records it)."""
         with self._errors(f"create index {name}"):
-            self.client.indices.create(index=name, body=q.index_body(dimensions or self.dimensions))
+            analysis.create_index(self.client, name, q.index_body(dimensions or self.dimensions))
+
+    def japanese_analysis(self) -> dict[str, analysis.JapaneseAnalysis]:
+        """How each index behind the alias analyses Japanese: ``kuromoji`` or ``cjk_bigram``."""
+        return {
+            index: analysis.japanese_analysis(body["mappings"]) for index, body in self._mapping().items()
+        }
 
     def swap_alias(self, new_index: str) -> None:
         """Point the alias at ``new_index`` with one atomic request: no moment without an index."""
@@ -114,6 +123,7 @@ class OpenSearchStore(RecordReads):
             self.swap_alias(index)
             return index
         for index, body in self._mapping().items():
+            analysis.report(index, body["mappings"])  # logs a CJK bigram fallback
             stored = body["mappings"].get("properties", {}).get(q.VECTOR_FIELD, {}).get("dimension")
             if stored is not None and stored != self.dimensions:
                 raise IndexMismatch(
@@ -195,7 +205,11 @@ class OpenSearchStore(RecordReads):
         return True
 
     def _replace(
-        self, hits: list[q.Hit], documents: Sequence[Document], vectors: dict[str, Vector], version: str | None
+        self,
+        hits: list[q.Hit],
+        documents: Sequence[Document],
+        vectors: dict[str, Vector],
+        version: str | None,
     ) -> None:
         """Write ``documents`` as one new write of the item whose stored documents are ``hits``,
         then delete the documents the new write did not overwrite."""
@@ -335,4 +349,3 @@ class OpenSearchStore(RecordReads):
     def count(self) -> int:
         with self._errors("count"):
             return int(self.client.count(index=self.alias, body=q.count_query())["count"])
-

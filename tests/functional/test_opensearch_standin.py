@@ -266,3 +266,110 @@ def test_put_mapping_replaces_the_dynamic_templates_and_merges_objects(raw: Open
     assert set(mapping["properties"]["labels"]["properties"]) == {"status", "run", "extra"}
     with pytest.raises(RequestError, match="cannot be changed from type"):
         raw.indices.put_mapping(index=INDEX, body={"properties": {"labels": {"type": "keyword"}}})
+
+
+# -- k-NN scores, as the Spaces page documents them -------------------------------------------
+# Stored [0.6, 0.8] against the query [1, 0]: inner product and cosine 0.6, squared L2 0.4² + 0.8²
+# = 0.8, L1 1.2, Linf 0.8; stored [-0.6, -0.8]: inner product and cosine -0.6, squared L2 1.6² +
+# 0.8², L1 2.4, Linf 1.6. https://docs.opensearch.org/latest/mappings/supported-field-types/knn-spaces/
+@pytest.mark.parametrize(
+    ("vector", "near", "far"),
+    [
+        pytest.param({"method": {"name": "hnsw", "engine": "faiss", "space_type": "innerproduct"}},
+                     1 + 0.6, 1 / (1 + 0.6), id="faiss-innerproduct"),
+        pytest.param({"method": {"name": "hnsw", "engine": "lucene", "space_type": "innerproduct"}},
+                     0.6 + 1, 1 / (1 + 0.6), id="lucene-innerproduct"),
+        pytest.param({"method": {"name": "hnsw", "engine": "faiss", "space_type": "cosinesimil"}},
+                     (2 - 0.4) / 2, (2 - 1.6) / 2, id="cosinesimil"),
+        pytest.param({"space_type": "l2"}, 1 / (1 + 0.8), 1 / (1 + 1.6**2 + 0.8**2), id="l2"),
+        pytest.param({}, 1 / (1 + 0.8), 1 / (1 + 1.6**2 + 0.8**2), id="l2-by-default"),
+        pytest.param({"space_type": "l1"}, 1 / (1 + 1.2), 1 / (1 + 1.6 + 0.8), id="l1"),
+        pytest.param({"space_type": "linf"}, 1 / (1 + 0.8), 1 / (1 + 1.6), id="linf"),
+    ],
+)
+def test_knn_scores_follow_the_documented_space_formulas(vector: dict[str, Any], near: float, far: float) -> None:
+    with OpenSearchStandIn() as server:
+        client = OpenSearch(hosts=[server.url], connection_class=RequestsHttpConnection, max_retries=0)
+        client.indices.create(
+            index="v",
+            body={"settings": {"index": {"knn": True}},
+                  "mappings": {"properties": {"v": {"type": "knn_vector", "dimension": 2, **vector}}}},
+        )
+        client.bulk(body=[{"index": {"_id": "near"}}, {"v": [0.6, 0.8]}, {"index": {"_id": "far"}}, {"v": [-0.6, -0.8]}],
+                    index="v")
+        answer = client.search(index="v", body={"query": {"knn": {"v": {"vector": [1.0, 0.0], "k": 2}}}})
+    assert {hit["_id"]: hit["_score"] for hit in answer["hits"]["hits"]} == pytest.approx({"near": near, "far": far})
+
+
+# -- analysis plugins -----------------------------------------------------------------------------
+KUROMOJI_SETTINGS = {
+    "analysis": {
+        "tokenizer": {"ja": {"type": "kuromoji_tokenizer"}},
+        "analyzer": {"a": {"type": "custom", "tokenizer": "ja", "filter": ["lowercase"]}},
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("settings", "mappings", "error", "message"),
+    [
+        pytest.param(KUROMOJI_SETTINGS, {}, "illegal_argument_exception",
+                     r"^Unknown tokenizer type \[kuromoji_tokenizer\] for \[ja\]$", id="defined-tokenizer"),
+        pytest.param({"analysis": {"filter": {"pos": {"type": "kuromoji_part_of_speech"}}}}, {},
+                     "illegal_argument_exception", r"^Unknown filter type \[kuromoji_part_of_speech\] for \[pos\]$",
+                     id="defined-filter"),
+        pytest.param({"analysis": {"analyzer": {"a": {"tokenizer": "standard", "filter": ["kuromoji_baseform"]}}}},
+                     {}, "illegal_argument_exception",
+                     r"^Custom Analyzer \[a\] failed to find filter under name \[kuromoji_baseform\]$",
+                     id="built-in-filter-by-name"),
+        pytest.param({"analysis": {"analyzer": {"a": {"tokenizer": "kuromoji_tokenizer"}}}}, {},
+                     "illegal_argument_exception",
+                     r"^Custom Analyzer \[a\] failed to find tokenizer under name \[kuromoji_tokenizer\]$",
+                     id="built-in-tokenizer-by-name"),
+        pytest.param({"analysis": {"analyzer": {"a": {"type": "kuromoji"}}}}, {}, "illegal_argument_exception",
+                     r"^Unknown analyzer type \[kuromoji\] for \[a\]$", id="analyzer-type"),
+        pytest.param({}, {"properties": {"t": {"type": "text", "analyzer": "kuromoji"}}}, "mapper_parsing_exception",
+                     r"^analyzer \[kuromoji\] has not been configured in mappings$", id="plugin-analyzer-in-mapping"),
+    ],
+)
+def test_a_cluster_without_the_plugin_refuses_kuromoji(
+    settings: dict[str, Any], mappings: dict[str, Any], error: str, message: str
+) -> None:
+    # GIVEN a cluster without analysis plugins, and one with them
+    with OpenSearchStandIn(plugins=frozenset()) as bare, OpenSearchStandIn() as full:
+        body = {"settings": settings, "mappings": mappings}
+        # WHEN an index using kuromoji is created THEN only the bare cluster refuses it, as documented
+        with pytest.raises(RequestError) as refused:
+            _client(bare).indices.create(index="ja", body=body)
+        assert refused.value.status_code == 400 and refused.value.error == error
+        assert re.search(message, refused.value.info["error"]["reason"])
+        assert _client(full).indices.create(index="ja", body=body)["acknowledged"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param({"settings": {"analysis": {"analyzer": {"a": {"type": "custom", "filter": ["lowercase"]}}}}},
+                     r"analyzer \[a\] must specify either an analyzer type, or a tokenizer", id="no-tokenizer"),
+        pytest.param({"mappings": {"properties": {"t": {"type": "text", "fields": {"x": {"type": "text",
+                      "analyzer": "undefined"}}}}}}, r"analyzer \[undefined\] has not been configured", id="multi-field"),
+    ],
+)
+def test_analysis_mistakes_are_refused_on_any_cluster(body: dict[str, Any], message: str) -> None:
+    with OpenSearchStandIn() as full, pytest.raises(RequestError, match=message):
+        _client(full).indices.create(index="x", body=body)
+
+
+def test_built_in_analysis_needs_no_plugin() -> None:
+    body = {
+        "settings": {"analysis": {"analyzer": {"cjk2": {"type": "custom", "tokenizer": "standard",
+                                                        "filter": ["cjk_width", "lowercase", "cjk_bigram"]}}}},
+        "mappings": {"properties": {"t": {"type": "text", "analyzer": "cjk2", "fields": {"e": {"type": "text",
+                                                                                           "analyzer": "english"}}}}},
+    }
+    with OpenSearchStandIn(plugins=frozenset()) as bare:
+        assert _client(bare).indices.create(index="x", body=body)["acknowledged"]
+
+
+def _client(server: OpenSearchStandIn) -> OpenSearch:
+    return OpenSearch(hosts=[server.url], connection_class=RequestsHttpConnection, max_retries=0, timeout=5)

@@ -6,7 +6,8 @@ sent, checks request bodies the way a cluster does (a bulk body must be NDJSON e
 newline, every action line one of index/create/update/delete, documents must fit the mapping,
 vectors must have the mapped dimension; search, count, create-index and put-mapping bodies must
 have the shapes the published API specification documents: opensearch_shapes and
-opensearch_mapping), and takes injected faults: the next matching
+opensearch_mapping; analysis components only from the installed plugins: opensearch_analysis),
+and takes injected faults: the next matching
 request can answer an HTTP error, drop the connection, or fail chosen bulk items.
 
     with OpenSearchStandIn() as server:
@@ -23,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.standins import opensearch_analysis as analysis
 from tests.standins.opensearch_engine import ApiError, Index, index_not_found
 from tests.standins.opensearch_mapping import CREATE_INDEX, Mapping
 
@@ -66,9 +68,10 @@ class Recorded:
 
 
 class OpenSearchStandIn:
-    def __init__(self, *, generated_ids: bool = False) -> None:
+    def __init__(self, *, generated_ids: bool = False, plugins: frozenset[str] = analysis.ALL_PLUGINS) -> None:
         # generated_ids: behave like a Serverless vector search collection (no custom _id).
-        self.generated_ids = generated_ids
+        # plugins: the analysis plugins installed (frozenset() refuses kuromoji, opensearch_analysis).
+        self.generated_ids, self.plugins = generated_ids, plugins
         self.indices: dict[str, Index] = {}
         self.aliases: dict[str, set[str]] = {}
         self.requests: list[Recorded] = []
@@ -161,6 +164,7 @@ class OpenSearchStandIn:
         CREATE_INDEX(body, "create index")
         mappings = body.get("mappings", {})
         settings = body.get("settings", {})
+        analysis.check(settings, mappings, self.plugins)
         knn = any(p.get("type") == "knn_vector" for p in mappings.get("properties", {}).values())
         if knn and settings.get("index", {}).get("knn") is not True:
             raise ApiError(400, "illegal_argument_exception", "knn_vector fields need index.knn: true")

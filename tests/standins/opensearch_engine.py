@@ -11,7 +11,8 @@ bound). ``sort`` orders by fields (``order`` asc by default, ``missing`` ``_last
 a multi-valued field by its smallest value ascending and largest descending) or ``_score``; a
 sorted hit carries its ``sort`` values and, unless sorted by score, a null ``_score``. Text
 matching uses :func:`kotae.text.tokenize` as a naive analyzer; a multi_match scores the number of
-query tokens a document's fields contain. knn scores follow the faiss innerproduct rule.
+query tokens a document's fields contain. knn scores are those the k-NN documentation gives for
+the field's space type and engine (:mod:`.opensearch_knn`).
 https://docs.opensearch.org/latest/search-plugins/searching-data/sort/
 """
 
@@ -24,6 +25,7 @@ from typing import Any
 
 from kotae.text import tokenize
 from tests.standins import opensearch_aggs as aggs
+from tests.standins import opensearch_knn as knn_scores
 from tests.standins import opensearch_shapes as shapes
 from tests.standins.opensearch_errors import ApiError, index_not_found
 from tests.standins.opensearch_mapping import Mapping, epoch_millis
@@ -189,8 +191,7 @@ class Index:
             return None
         if len(vector) != len(knn["vector"]):
             raise ApiError(400, "illegal_argument_exception", "query vector has invalid dimension")
-        ip = sum(a * b for a, b in zip(vector, knn["vector"], strict=True))
-        return 1 + ip if ip >= 0 else 1 / (1 - ip)
+        return knn_scores.score(self.mapping.field(name) or {}, vector, knn["vector"])
 
     def _bool(self, spec: dict[str, Any], src: dict[str, Any]) -> float | None:
         if any(self.score(c, src) is None for c in _clauses(spec, "filter")):

@@ -5,7 +5,7 @@ dynamic mappings with date detection, the field types kotae maps (keyword with `
 text, integer, boolean, ``date`` as ``strict_date_optional_time||epoch_millis`` with
 ``ignore_malformed``, knn_vector, object), and ``PUT _mapping`` merges: new fields are added,
 objects merged, a mapped field keeps its type, and a given ``dynamic_templates`` list replaces
-the stored one. Mappings are kept in the form GET _mapping answers (``dynamic`` as a string,
+the stored one (as a given ``_meta`` does). Mappings are kept in the form GET _mapping answers (``dynamic`` as a string,
 objects without ``"type": "object"``).
 
 Request bodies are checked against the specification's TypeMapping, Property and
@@ -76,8 +76,11 @@ DYNAMIC_TEMPLATE = obj(
     error="mapper_parsing_exception",
 )
 DYNAMIC_TEMPLATES = list_of(map_of(DYNAMIC_TEMPLATE, at_most_one=True))
-_MAPPING_FIELDS: dict[str, Shape] = {"dynamic": DYNAMIC, "dynamic_templates": DYNAMIC_TEMPLATES, "properties": PROPERTIES}
-_MAPPING_UNMODELLED = ["date_detection", "dynamic_date_formats", "numeric_detection", "_field_names", "_meta",
+# _meta: the application's own metadata, stored and returned as given, replaced by PUT _mapping.
+_MAPPING_FIELDS: dict[str, Shape] = {
+    "dynamic": DYNAMIC, "dynamic_templates": DYNAMIC_TEMPLATES, "properties": PROPERTIES, "_meta": kind(dict),
+}
+_MAPPING_UNMODELLED = ["date_detection", "dynamic_date_formats", "numeric_detection", "_field_names",
                        "_routing", "_source", "_size", "enabled", "all_field", "index_field", "_data_stream_timestamp"]
 TYPE_MAPPING = obj(_MAPPING_FIELDS, unmodelled=_MAPPING_UNMODELLED, error="mapper_parsing_exception")
 CREATE_INDEX = obj({"settings": kind(dict), "mappings": TYPE_MAPPING}, unmodelled=["aliases"])
@@ -270,8 +273,9 @@ class Mapping:
         _merge_properties(merged, _get_form(body).get("properties", {}), "")
         if "dynamic" in body:
             merged["dynamic"] = _get_form({"dynamic": body["dynamic"]})["dynamic"]
-        if "dynamic_templates" in body:
-            merged["dynamic_templates"] = copy.deepcopy(body["dynamic_templates"])
+        for replaced in ("dynamic_templates", "_meta"):
+            if replaced in body:
+                merged[replaced] = copy.deepcopy(body[replaced])
         self.root = merged
 
 
