@@ -22,11 +22,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bot import budgeting
 from bot.formatting import plain_reply
 from bot.middleware import ProfileLookup
 from bot.questions import PLACEHOLDER, BotIdentity, Question, show_status, thread_history, thread_key
 from bot.responders import EphemeralResponder, PostThenUpdate, Responder, StreamResponder
 from bot.runtime import BotRuntime, RuntimeSource
+from bot.steps import TaskDisplayMode
 from kotae.errors import KotaeError, StoreError, new_reference
 from kotae.models import Answer, Turn
 from kotae.ops import metrics
@@ -65,16 +67,23 @@ def respond_with(
     *,
     history: Callable[[], Sequence[Turn]] = tuple,
     **log: Any,
-) -> str:
-    """Answer the question through the responder and record it; returns the answer id.
+) -> str | None:
+    """Answer the question through the responder and record it; returns the answer id, or
+    None when a budget refused the question (the person has been told when to ask again).
 
     Every failure while answering gets a visible reply (the detail goes to the log) and is
     raised as AnswerFailed."""
     lang = detect_language(question.text)
     responder = responder.start()
     try:
-        options = profile.get().ask_options()
+        channel = profile.get()
+        # Budgets first: a refused question reaches neither retrieval nor the model.
+        refused = budgeting.refusal_text(runtime, question, channel, lang)
+        if refused is not None:
+            responder.fail(refused)
+            return None
         answer = None
+        options = channel.ask_options()
         for event in runtime.kotae.pipeline.ask_stream(question.text, history=history(), options=options):
             if isinstance(event, Answer):
                 answer = event
@@ -95,6 +104,7 @@ def respond_with(
         user_id=question.user_id,
         thread_ts=question.thread_ts or None,
     )
+    budgeting.spend(runtime, question, channel, answer)
     return answer_id
 
 
@@ -149,11 +159,14 @@ def answer_in_thread(
 
 def _answer(
     client: Any, runtime: BotRuntime, question: Question, profile: ProfileLookup, bot: BotIdentity
-) -> dict[str, str]:
+) -> dict[str, str | None]:
     """The once-per-event part; what it returns is what a duplicate delivery gets back."""
     lang = detect_language(question.text)
     show_status(client, question, lang)
-    responder = thread_responder(client, question, lang, streaming=runtime.kotae.settings.slack_streaming)
+    settings = runtime.kotae.settings
+    responder = thread_responder(
+        client, question, lang, streaming=settings.slack_streaming, task_display_mode=settings.slack_task_display_mode
+    )
     answer_id = respond_with(
         responder,
         runtime,
@@ -165,7 +178,9 @@ def _answer(
     return {"answer_id": answer_id}
 
 
-def thread_responder(client: Any, question: Question, lang: str, *, streaming: bool) -> Responder:
+def thread_responder(
+    client: Any, question: Question, lang: str, *, streaming: bool, task_display_mode: TaskDisplayMode = "timeline"
+) -> Responder:
     """A stream where it is on and allowed (it needs the recipient), else post then update."""
     posted = PostThenUpdate(
         client, question.channel_id, question.thread_ts, PLACEHOLDER.get(lang, PLACEHOLDER["en"])
@@ -179,6 +194,7 @@ def thread_responder(client: Any, question: Question, lang: str, *, streaming: b
         team_id=question.team_id,
         user_id=question.user_id,
         fallback=posted,
+        task_display_mode=task_display_mode,
     )
 
 

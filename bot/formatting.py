@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from bot.feedback_modal import FEEDBACK_ACTION, PLAIN_FEEDBACK_ACTIONS
 from bot.sanitize import Link, allowed_urls, defuse, segments
 from kotae.models import Answer
 
@@ -85,41 +86,67 @@ def source_line(citation_id: str, title: str, url: str | None, key: str) -> str:
     return f"[{citation_id}] {escape(defuse(title or key))} (`{escape(defuse(key))}`)"
 
 
-def answer_blocks(answer: Answer, answer_id: str) -> list[dict[str, Any]]:
-    """The final message: answer, Sources, a context line, and 👍/👎 buttons for this answer."""
+def answer_blocks(answer: Answer, answer_id: str, *, plain_feedback: bool = False) -> list[dict[str, Any]]:
+    """The final message: answer, Sources, a context line, and 👍/👎 for this answer."""
     sections: list[dict[str, Any]] = [
         {"type": "section", "text": _mrkdwn(part)}
         for part in _chunks(to_mrkdwn(answer.text, allowed_urls(answer)))
     ]
-    return sections + footer_blocks(answer, answer_id)
+    return sections + footer_blocks(answer, answer_id, plain_feedback=plain_feedback)
 
 
-def footer_blocks(answer: Answer, answer_id: str) -> list[dict[str, Any]]:
-    """Everything below the answer text (a streamed answer gets these when the stream stops)."""
+def footer_blocks(answer: Answer, answer_id: str, *, plain_feedback: bool = False) -> list[dict[str, Any]]:
+    """Everything below the answer text (a streamed answer gets these when the stream stops).
+    ``plain_feedback``: the 👍/👎 as plain buttons, for where Slack refuses feedback_buttons."""
     blocks: list[dict[str, Any]] = []
     if answer.citations:
         lines = [source_line(c.id, c.title, c.url, c.key) for c in answer.citations]
         blocks.append({"type": "section", "text": _mrkdwn("*Sources*\n" + "\n".join(lines))})
     trace = f"prompt {answer.prompt_task}/{answer.prompt_version} · model {answer.model_id}"
     blocks.append({"type": "context", "elements": [_mrkdwn(escape(defuse(trace)))]})
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": f"feedback:{answer_id}",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": "feedback_up",
-                    "text": {"type": "plain_text", "text": "👍"},
-                    "value": answer_id,
-                },
-                {
-                    "type": "button",
-                    "action_id": "feedback_down",
-                    "text": {"type": "plain_text", "text": "👎"},
-                    "value": answer_id,
-                },
-            ],
-        }
-    )
+    blocks.append(plain_feedback_block(answer_id) if plain_feedback else feedback_block(answer_id))
     return blocks
+
+
+def feedback_block(answer_id: str) -> dict[str, Any]:
+    """👍/👎 as Slack's feedback_buttons in a context_actions block, the convention for AI
+    answers (https://docs.slack.dev/reference/block-kit/block-elements/feedback-buttons-element).
+    Each button's value names the answer ("up:<id>", "down:<id>"): the click carries only the
+    value of the button pressed."""
+
+    def button(text: str, label: str, value: str) -> dict[str, Any]:
+        return {
+            "text": {"type": "plain_text", "text": text},
+            "accessibility_label": label,
+            "value": f"{value}:{answer_id}",
+        }
+
+    return {
+        "type": "context_actions",
+        "block_id": f"feedback:{answer_id}",
+        "elements": [
+            {
+                "type": "feedback_buttons",
+                "action_id": FEEDBACK_ACTION,
+                "positive_button": button("👍", "This answer helped", "up"),
+                "negative_button": button("👎", "This answer did not help", "down"),
+            }
+        ],
+    }
+
+
+def plain_feedback_block(answer_id: str) -> dict[str, Any]:
+    """The 👍/👎 as plain buttons in an actions block (where feedback_buttons are refused)."""
+    return {
+        "type": "actions",
+        "block_id": f"feedback:{answer_id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "text": {"type": "plain_text", "text": "👍" if value == "up" else "👎"},
+                "value": answer_id,
+            }
+            for action_id, value in PLAIN_FEEDBACK_ACTIONS.items()
+        ],
+    }

@@ -6,7 +6,9 @@ re-read when it changes:
 
     {"default": {"scopes": ["public"]},
      "channels": {"C0HR": {"scopes": ["public", "hr"], "prompt_version": "v2",
-                           "model_id": "jp.anthropic.claude-sonnet-4-5-20250929-v1:0"}}}
+                           "model_id": "jp.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                           "budget": {"user": "5/1h", "channel_tokens": 200000}},
+                  "C0OPS": {"route": "strong"}}}
 
 DMs and channels without an entry use ``default``. Scopes go into the store query itself.
 """
@@ -20,7 +22,9 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from kotae.answer.pipeline import AskOptions
+from kotae.answer.routing import ProfileRoute
 from kotae.errors import ConfigError
+from kotae.ops.budgets.limits import BudgetOverride
 
 
 class ChannelProfile(BaseModel):
@@ -31,6 +35,12 @@ class ChannelProfile(BaseModel):
     # to invoke it (infra: kotae:extraModelIds).
     model_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.:_/-]{0,199}$")
     answer_followups: bool = False
+    # The light or strong model (KOTAE_LIGHT_MODEL_ID / KOTAE_STRONG_MODEL_ID) for every answer
+    # here, instead of the routing rule (README "Choosing the model"); model_id, if set, wins.
+    route: ProfileRoute | None = None
+    # This channel's user and channel limits instead of KOTAE_BUDGET_* (README "Budgets"):
+    # {"user": "5/1h", "channel": "off", "user_tokens": 20000, "channel_tokens": "off"}
+    budget: BudgetOverride | None = None
 
     def ask_options(self) -> AskOptions:
         return AskOptions(
@@ -38,6 +48,7 @@ class ChannelProfile(BaseModel):
             prompt_task=self.prompt_task,
             prompt_version=self.prompt_version,
             model_id=self.model_id,
+            route=self.route,
         )
 
 

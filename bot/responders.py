@@ -19,12 +19,21 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 from slack_sdk.errors import SlackApiError
 
+from bot import steps
 from bot.formatting import answer_blocks, fallback_text, footer_blocks, plain_reply
 from bot.sanitize import StreamSanitizer, defuse
+from bot.steps import TaskDisplayMode
 from kotae.models import Answer
 
 logger = Logger(service="kotae-bot", child=True)
 STREAM_BUFFER = 120  # characters per chat.appendStream call, to stay under rate limits
+# What Slack answers when it does not take a message's blocks (here: feedback_buttons, where a
+# workspace or client does not have them yet).
+BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format"})
+
+
+def slack_error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error"))
 
 
 class Responder(Protocol):
@@ -65,12 +74,16 @@ class PostThenUpdate:
         return  # the update carries the whole answer
 
     def finish(self, answer: Answer, answer_id: str) -> None:
-        self._client.chat_update(
-            channel=self._channel,
-            ts=self._ts,
-            text=fallback_text(answer),
-            blocks=answer_blocks(answer, answer_id),
-        )
+        message = {"channel": self._channel, "ts": self._ts, "text": fallback_text(answer)}
+        try:
+            self._client.chat_update(**message, blocks=answer_blocks(answer, answer_id))
+        except SlackApiError as exc:
+            if slack_error(exc) not in BLOCK_ERRORS:
+                raise
+            logger.warning(
+                "Slack refused the feedback buttons: plain buttons instead", extra={"error": slack_error(exc)}
+            )
+            self._client.chat_update(**message, blocks=answer_blocks(answer, answer_id, plain_feedback=True))
 
     def fail(self, text: str) -> None:
         self._client.chat_update(channel=self._channel, ts=self._ts, text=plain_reply(text))
@@ -82,25 +95,41 @@ class StreamResponder:
     The text is defused as it arrives (bot/sanitize.py), across chunk boundaries, and links
     nowhere: the citations are known only at the end, so the sources are linked in the footer
     that the stop adds, and the streamed text stays the same from the first append to the stop.
+    Unless ``task_display_mode`` is "off", kotae's steps are shown as task cards (bot/steps.py)
+    sent as chunks with the text. Where Slack refuses the chunks (a workspace or client without
+    them), the stream carries on as plain text, and where it refuses the feedback_buttons the
+    stop carries plain buttons; each is logged as a warning once per answer.
     """
 
     def __init__(
-        self, client: Any, channel: str, thread_ts: str, *, team_id: str, user_id: str, fallback: Responder
+        self,
+        client: Any,
+        channel: str,
+        thread_ts: str,
+        *,
+        team_id: str,
+        user_id: str,
+        fallback: Responder,
+        task_display_mode: TaskDisplayMode = "timeline",
     ) -> None:
         self._client, self._channel, self._thread_ts = client, channel, thread_ts
         self._recipient = {"recipient_team_id": team_id, "recipient_user_id": user_id}
         self._fallback = fallback
+        self._mode = task_display_mode
+        self._cards = task_display_mode != "off"
+        self._writing = False  # the "writing the answer" card has been sent
         self._ts: str | None = None
         self._sanitizer = StreamSanitizer()
         self._pending = ""  # defused, not yet sent
+        self._shown = ""  # defused, sent
 
     def start(self) -> Responder:
+        opening = {"channel": self._channel, "thread_ts": self._thread_ts, **self._recipient}
+        cards = {**opening, "chunks": steps.started(self._mode), "task_display_mode": self._mode}
         try:
-            started = self._client.chat_startStream(
-                channel=self._channel, thread_ts=self._thread_ts, **self._recipient
-            )
+            started = self._send("chat_startStream", opening, cards)
         except SlackApiError as exc:  # streaming off for this workspace or channel: post, then update
-            logger.info("streaming not available here", extra={"error": str(exc.response.get("error"))})
+            logger.info("streaming not available here", extra={"error": slack_error(exc)})
             return self._fallback.start()
         self._ts = str(started["ts"])
         return self
@@ -108,20 +137,69 @@ class StreamResponder:
     def append(self, text: str) -> None:
         self._pending += self._sanitizer.feed(text)
         if len(self._pending) >= STREAM_BUFFER:
-            self._client.chat_appendStream(channel=self._channel, ts=self._ts, markdown_text=self._pending)
+            where = {"channel": self._channel, "ts": self._ts}
+            opening = [] if self._writing else steps.writing()
+            self._send(
+                "chat_appendStream",
+                {**where, "markdown_text": self._pending},
+                {**where, "chunks": [*opening, steps.text(self._pending)]},
+            )
+            self._writing = self._cards
+            self._shown += self._pending
             self._pending = ""
 
     def finish(self, answer: Answer, answer_id: str) -> None:
-        rest = self._pending + self._sanitizer.finish() if answer.found else ""
-        # A refusal streams nothing (the pipeline holds the marker back): send its message now.
-        tail = rest or (None if answer.found else defuse(answer.text))
-        stop: dict[str, Any] = {"blocks": footer_blocks(answer, answer_id)}
-        if tail:
-            stop["markdown_text"] = tail
-        self._client.chat_stopStream(channel=self._channel, ts=self._ts, **stop)
+        tail = self._tail(answer)
+        chunks = steps.finished(answer, wrote=self._writing or bool(tail and answer.found))
+        try:
+            self._stop(tail, chunks, footer_blocks(answer, answer_id))
+        except SlackApiError as exc:
+            if slack_error(exc) not in BLOCK_ERRORS:
+                raise
+            logger.warning(
+                "Slack refused the feedback buttons: plain buttons instead", extra={"error": slack_error(exc)}
+            )
+            self._stop(tail, chunks, footer_blocks(answer, answer_id, plain_feedback=True))
+
+    def _tail(self, answer: Answer) -> str | None:
+        """What the stop adds to the text: the rest of an answer; for a refusal, its message, or
+        what is left of it when the answerer streamed the message itself (the extractive one
+        does; a model's refusal marker is held back by the pipeline, so nothing was shown)."""
+        if answer.found:
+            return self._pending + self._sanitizer.finish() or None
+        refusal = defuse(answer.text)
+        return refusal[len(self._shown) :] if refusal.startswith(self._shown) else refusal
 
     def fail(self, text: str) -> None:
-        self._client.chat_stopStream(channel=self._channel, ts=self._ts, markdown_text="\n\n" + defuse(text))
+        message = "\n\n" + defuse(text)
+        self._stop(message, steps.failed(wrote=self._writing), None)
+
+    def _stop(
+        self, tail: str | None, chunks: list[dict[str, Any]], blocks: list[dict[str, Any]] | None
+    ) -> None:
+        where: dict[str, Any] = {"channel": self._channel, "ts": self._ts}
+        if blocks is not None:
+            where["blocks"] = blocks
+        plain = {**where, "markdown_text": tail} if tail else where
+        self._send(
+            "chat_stopStream", plain, {**where, "chunks": chunks + ([steps.text(tail)] if tail else [])}
+        )
+
+    def _send(self, method: str, plain: dict[str, Any], cards: dict[str, Any]) -> Any:
+        """One stream call, with the task cards while Slack takes them, else without. A refusal
+        of the blocks themselves is not about the cards: it is raised for the caller."""
+        call = getattr(self._client, method)
+        if self._cards:
+            try:
+                return call(**cards)
+            except SlackApiError as exc:
+                if slack_error(exc) in BLOCK_ERRORS:
+                    raise
+                logger.warning(
+                    "Slack refused the task cards: streaming text only", extra={"error": slack_error(exc)}
+                )
+                self._cards = False
+        return call(**plain)
 
 
 class EphemeralResponder:
@@ -137,12 +215,14 @@ class EphemeralResponder:
         return  # a response_url message is sent whole
 
     def finish(self, answer: Answer, answer_id: str) -> None:
-        self._respond(
-            response_type="ephemeral",
-            replace_original=True,
-            text=fallback_text(answer),
-            blocks=answer_blocks(answer, answer_id),
-        )
+        message = {"response_type": "ephemeral", "replace_original": True, "text": fallback_text(answer)}
+        sent = self._respond(**message, blocks=answer_blocks(answer, answer_id))
+        if getattr(sent, "status_code", 200) >= 400:  # a response_url says no with an HTTP status
+            logger.warning(
+                "Slack refused the feedback buttons: plain buttons instead",
+                extra={"status": sent.status_code},
+            )
+            self._respond(**message, blocks=answer_blocks(answer, answer_id, plain_feedback=True))
 
     def fail(self, text: str) -> None:
         self._respond(response_type="ephemeral", replace_original=True, text=plain_reply(text))

@@ -1,7 +1,7 @@
 """What the bot's answers need, built once per process, and only when the first answer needs it.
 
 ``BotRuntime`` holds the core (``Kotae``), the idempotency store and config, the thread memory,
-the answer log and the channel profiles. Each can be passed in (tests pass fakes); the rest is
+the answer log, the channel profiles and the budgets. Each can be passed in (tests pass fakes); the rest is
 built from Settings. ``LazyRuntime`` builds it on first use: on Lambda that is the second
 invocation, the one that runs the lazy listener, so the ack (Slack allows 3 seconds) imports and
 builds none of it. For the same reason this module imports its dependencies inside the
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bot.profiles import ChannelProfiles
     from kotae.app import Kotae
     from kotae.ops.answer_log import LogSink
+    from kotae.ops.budgets import Budgets
     from kotae.settings import Settings
 
 
@@ -35,6 +36,7 @@ class BotRuntime:
     threads: ThreadMemory
     log_sink: LogSink
     profiles: ChannelProfiles
+    budgets: Budgets | None = None  # None: no budget applies (tests that build a runtime by hand)
 
     @classmethod
     def from_settings(
@@ -46,11 +48,13 @@ class BotRuntime:
         threads: ThreadMemory | None = None,
         log_sink: LogSink | None = None,
         profiles: ChannelProfiles | None = None,
+        budgets: Budgets | None = None,
     ) -> BotRuntime:
         """The runtime these settings describe; a part passed in is used instead of building it."""
         from bot.idempotency import idempotency_config, stores_for
         from bot.profiles import ChannelProfiles
         from kotae.app import Kotae
+        from kotae.ops.budgets import budgets_for
 
         if persistence is None or threads is None:
             built_persistence, built_threads = stores_for(settings)
@@ -65,6 +69,7 @@ class BotRuntime:
             profiles
             if profiles is not None
             else ChannelProfiles(settings.channel_profiles, settings.channel_profiles_parameter),
+            budgets if budgets is not None else budgets_for(settings),
         )
 
 

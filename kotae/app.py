@@ -12,9 +12,11 @@ from typing import Any
 from kotae.answer.pipeline import AnswerPipeline
 from kotae.answer.prompts import DirectorySource, DynamoDBSource, PromptRegistry, PromptSource
 from kotae.answer.retrieval import Retriever
+from kotae.answer.routing import RoutingPolicy
 from kotae.indexing.indexer import Indexer
 from kotae.indexing.render import DocumentRenderer
-from kotae.providers import EMBEDDERS, GENERATORS, STORES, Embedder, Generator, Store
+from kotae.ops.costs import PriceBook
+from kotae.providers import EMBEDDERS, GENERATORS, RERANKERS, STORES, Embedder, Generator, Reranker, Store
 from kotae.records.schema import ItemSchema, load_schema
 from kotae.records.service import RecordService
 from kotae.settings import Settings, load_settings
@@ -31,10 +33,16 @@ class Kotae:
         store: Store | None = None,
         embedder: Embedder | None = None,
         generator: Generator | None = None,
+        reranker: Reranker | None = None,
         prompt_sources: list[PromptSource] | None = None,
     ) -> None:
         self.settings = settings or load_settings()
-        self._overrides: dict[str, Any] = {"store": store, "embedder": embedder, "generator": generator}
+        self._overrides: dict[str, Any] = {
+            "store": store,
+            "embedder": embedder,
+            "generator": generator,
+            "reranker": reranker,
+        }
         self._prompt_sources = prompt_sources
         self._generators: dict[str, Generator] = {}
         self._lock = threading.Lock()
@@ -98,9 +106,19 @@ class Kotae:
         )
 
     @cached_property
+    def reranker(self) -> Reranker | None:
+        return self._overrides["reranker"] or RERANKERS.create(self.settings.reranker, self.settings)
+
+    @cached_property
     def retriever(self) -> Retriever:
+        s = self.settings
         return Retriever(
-            self.store, self.embedder, mode=self.settings.retrieval_mode, alpha=self.settings.hybrid_alpha
+            self.store,
+            self.embedder,
+            mode=s.retrieval_mode,
+            alpha=s.hybrid_alpha,
+            reranker=self.reranker,
+            rerank_top_n=s.rerank_top_n,
         )
 
     @cached_property
@@ -122,10 +140,28 @@ class Kotae:
             max_context_chars=s.max_context_chars,
             generator_for=self.generator_for,
             records=self.records,
+            answer_gate=s.answer_gate,
             record_tools=s.record_tools == "auto",
             max_tool_rounds=s.max_tool_rounds,
             record_prompt_version=s.record_prompt_version,
+            routing=self.routing,
+            prices=self.prices,
         )
+
+    @cached_property
+    def routing(self) -> RoutingPolicy:
+        """The light and strong models (KOTAE_LIGHT_MODEL_ID defaults to the generation model)."""
+        s = self.settings
+        return RoutingPolicy(
+            default_model_id=self.generator.model_id,
+            light_model_id=s.light_model_id or s.generation_model_id,
+            strong_model_id=s.strong_model_id,
+            enabled=s.routing == "auto",
+        )
+
+    @cached_property
+    def prices(self) -> PriceBook:
+        return PriceBook.load(self.settings.model_prices)
 
     @cached_property
     def records(self) -> RecordService:

@@ -81,7 +81,9 @@ class Item(BaseModel):
         value = self.attributes["scopes"]
         names = [value] if isinstance(value, str) else value
         if not isinstance(names, list | set | tuple | frozenset) or not names:
-            raise InvalidItem("'scopes' must be a non-empty list of scope names; remove it to make the item public")
+            raise InvalidItem(
+                "'scopes' must be a non-empty list of scope names; remove it to make the item public"
+            )
         members = list(names)
         valid = [str(v).strip() for v in members if isinstance(v, str | int) and not isinstance(v, bool)]
         if len(valid) != len(members) or "" in valid:
@@ -150,6 +152,7 @@ class SearchHit(BaseModel):
     dense_rank: int | None = None
     lexical_score: float | None = None
     dense_score: float | None = None
+    rerank_score: float | None = None  # the reranker's relevance score, when one is configured
 
 
 class Turn(BaseModel):
@@ -202,6 +205,13 @@ class Answer(BaseModel):
     model_id: str
     usage: Usage = Field(default_factory=Usage)
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    # The standalone query a follow-up was rewritten into before retrieval (kotae.answer.condense).
+    retrieval_query: str | None = None
+    # Which model answered and why (kotae.answer.routing): light, strong, pinned or none.
+    route: str | None = None
+    route_reason: str | None = None
+    # Estimated USD for the tokens, from the price file (kotae.ops.costs); None when unpriced.
+    cost_usd: float | None = None
 
     @field_validator("timings_ms")
     @classmethod

@@ -8,14 +8,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BeforeValidator, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kotae.errors import ConfigError
+from kotae.ops.budgets.limits import SettingQuestions, SettingTokens
 
 ENV_PREFIX = "KOTAE_"
+
+
+def _comma_list(value: Any) -> Any:
+    """``"U1, U2"`` as ("U1", "U2"); other shapes are left to pydantic."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+SlackUserId = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,20}$")]
 
 
 def _default_data_dir() -> Path:
@@ -55,7 +66,17 @@ class Settings(BaseSettings):
     # Claude Haiku 4.5 through the Japan inference profile, as infra deploys it (kotae doctor
     # warns when the Region cannot call it; see README "Choosing the model").
     generation_model_id: str = "jp.anthropic.claude-haiku-4-5-20251001-v1:0"
-    model_prices: Path | None = None  # USD per 1k tokens per model for the Athena cost query
+    model_prices: Path | None = None  # USD per 1k tokens per model: answer costs, the Athena cost query
+    # Model routing (kotae.answer.routing, README "Choosing the model"): "auto" sends short
+    # questions on one or two short sources to the light model and the rest to the strong one;
+    # "off" sends every question to KOTAE_GENERATION_MODEL_ID, as before. The light model is the
+    # generation model unless set. Channel profiles may pin a model or a route either way.
+    routing: Literal["off", "auto"] = "off"
+    light_model_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.:_/-]{0,199}$")
+    strong_model_id: str = Field(
+        default="jp.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9.:_/-]{0,199}$",
+    )
     judge_model_id: str | None = None  # `kotae eval answers` judge; the generation model when unset
     max_output_tokens: int = Field(default=1024, ge=16, le=8192)
     # An Amazon Bedrock guardrail applied to every Converse call (both or neither; the version is
@@ -81,6 +102,9 @@ class Settings(BaseSettings):
     channel_profiles: Path | None = None  # JSON file of per-channel profiles (local)
     channel_profiles_parameter: str | None = None  # SSM parameter holding the same JSON (AWS)
     slack_streaming: bool = True  # stream answers (chat.startStream); off: post, then update
+    # kotae's steps in a streamed answer as task cards: one by one between the text (timeline),
+    # together in one plan (plan), or not at all (off). chat.startStream's task_display_mode.
+    slack_task_display_mode: Literal["timeline", "plan", "off"] = "timeline"
     # Secrets Manager secret (JSON with SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET), used in AWS.
     slack_secret_id: str | None = None
 
@@ -98,6 +122,15 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(default=100, ge=0, le=5_000)
     # Retrieval. Hits whose relevance is below this are not treated as evidence.
     min_relevance: float = Field(default=0.25, ge=0.0, le=1.0)
+    # How "answer" vs "not found" is decided: the calibrated model (kotae/answer/data/gate.json,
+    # refit with `kotae eval gate`) or the single KOTAE_MIN_RELEVANCE threshold of earlier versions.
+    answer_gate: Literal["model", "threshold"] = "model"
+    # An optional reranking stage after fusion: the Bedrock Rerank API on the top N fused hits
+    # (kotae.providers.rerankers). Models and Regions:
+    # https://docs.aws.amazon.com/bedrock/latest/userguide/rerank-supported.html
+    reranker: Literal["none", "bedrock"] = "none"
+    rerank_model_id: Literal["amazon.rerank-v1:0", "cohere.rerank-v3-5:0"] = "amazon.rerank-v1:0"
+    rerank_top_n: int = Field(default=20, ge=1, le=100)
 
     # Items and records (kotae.records). The schema file maps a table's attribute names onto a
     # kind's fields and names each kind's facets; the two settings below override its values.
@@ -111,6 +144,34 @@ class Settings(BaseSettings):
     record_prompt_version: str = Field(default="v1", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     # Records an answer lists before "and N more".
     record_list_limit: int = Field(default=10, ge=1, le=100)
+
+    # Budgets (kotae.ops.budgets, README "Budgets"): questions per fixed window, written
+    # COUNT/WINDOW (20/1h, 5/10m, 200/1d), and tokens per day, for each user, each channel and
+    # the whole workspace; unset or "off" is no limit. Channel profiles may override the user
+    # and channel limits. Admins (Slack user ids, comma-separated) are not limited.
+    budget_user: Annotated[SettingQuestions, NoDecode] = None
+    budget_channel: Annotated[SettingQuestions, NoDecode] = None
+    budget_workspace: Annotated[SettingQuestions, NoDecode] = None
+    budget_user_tokens: SettingTokens = None
+    budget_channel_tokens: SettingTokens = None
+    budget_workspace_tokens: SettingTokens = None
+    budget_admins: Annotated[tuple[SlackUserId, ...], NoDecode, BeforeValidator(_comma_list)] = ()
+    budget_table: str | None = None  # DynamoDB table of budget counters; embedded file when unset
+
+    # Bulk embedding through Bedrock batch inference (`kotae reindex --batch`, kotae.indexing.batch).
+    # Quotas: https://docs.aws.amazon.com/general/latest/gr/bedrock.html#limits_bedrock
+    batch_bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    batch_prefix: str = Field(default="kotae-batch", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+    batch_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.{1,512}$")
+    # Fewer texts than this are embedded on demand (Bedrock needs at least 100 records a job).
+    batch_min_records: int = Field(default=1000, ge=100)
+    batch_records_per_file: int = Field(default=10_000, ge=100)
+    batch_file_bytes: int = Field(default=100_000_000, ge=1_000_000)
+    batch_records_per_job: int = Field(default=50_000, ge=200)  # jobs are cut evenly: ≥ 100 each
+    batch_timeout_hours: int = Field(default=24, ge=24, le=168)
+    batch_poll_seconds: float = Field(default=60.0, ge=0.0, le=3600.0)
+    batch_wait_minutes: float = Field(default=24 * 60.0, ge=0.0)  # how long one run follows its jobs
+    batch_retry_limit: int = Field(default=100, ge=0)  # failed records re-embedded on demand, at most
 
     @field_validator("embedding_dimensions")
     @classmethod

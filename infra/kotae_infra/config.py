@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .models import PROFILE_GEOS, ROUTING_DEFAULTS, Routing, split_profile
+
 PREFIX = "kotae:"
 
 # Defaults of every context key; infra/cdk.json carries the same values.
@@ -27,9 +29,11 @@ DEFAULTS: dict[str, Any] = {
     "kotae:generationModelId": "jp.anthropic.claude-haiku-4-5-20251001-v1:0",
     # More Claude models or profiles the bot may invoke: those named by channel profiles.
     "kotae:extraModelIds": "",
+    **ROUTING_DEFAULTS,  # model routing: "off" or "auto", the light and strong models (models.py)
     # An Amazon Bedrock guardrail for every answer: its id and version (both, or neither).
     "kotae:guardrailId": "",
     "kotae:guardrailVersion": "",
+    "kotae:rerankModelId": "",  # a Bedrock reranker after fusion: amazon.rerank-v1:0 or cohere.rerank-v3-5:0
     "kotae:embeddingModelId": "amazon.titan-embed-text-v2:0",
     "kotae:embeddingDimensions": 1024,
     "kotae:search": "serverless",
@@ -67,9 +71,6 @@ DEFAULTS: dict[str, Any] = {
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                       2557, 2922, 3288, 3653)
 # fmt: on
-# Geography prefixes of cross-Region (system-defined) inference profile ids.
-# https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html
-PROFILE_GEOS = ("us", "eu", "apac", "jp", "au", "ca", "in", "us-gov", "global")
 _MODEL_ID = re.compile(r"^[a-z0-9-]+\.[A-Za-z0-9._:-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|assumed-role)/\S+$")
@@ -88,8 +89,10 @@ class KotaeConfig:
     region: str
     generation_model_id: str
     extra_model_ids: tuple[str, ...]
+    routing: Routing
     guardrail_id: str
     guardrail_version: str
+    rerank_model_id: str
     embedding_model_id: str
     embedding_dimensions: int
     search: str
@@ -144,12 +147,14 @@ class KotaeConfig:
             ),
             generation_model_id=p.model_id("kotae:generationModelId"),
             extra_model_ids=p.model_ids("kotae:extraModelIds"),
+            routing=Routing.parse(p, str(p.raw("kotae:generationModelId")).strip()),
             guardrail_id=p.match(
                 "kotae:guardrailId", r"^[a-z0-9]{1,64}$", "a Bedrock guardrail id (lower-case letters and digits)", True
             ),
             guardrail_version=p.match(
                 "kotae:guardrailVersion", r"^([1-9][0-9]{0,7}|DRAFT)$", "a guardrail version number or DRAFT", True
             ),
+            rerank_model_id=p.choice("kotae:rerankModelId", ("", "amazon.rerank-v1:0", "cohere.rerank-v3-5:0")),
             embedding_model_id=p.match(
                 "kotae:embeddingModelId",
                 r"^amazon\.titan-embed-text-v2[A-Za-z0-9.:-]*$",
@@ -336,11 +341,3 @@ class _Parser:
                 key, "must be a directory with bot/ and ingest/ (built by infra/bundle.py)", value
             )
         return str(Path(value).resolve())
-
-
-def split_profile(model_id: str) -> tuple[bool, str, str]:
-    """``(is_profile, geo, base model id)``: ``jp.anthropic.x`` -> ``(True, "jp", "anthropic.x")``."""
-    for geo in sorted(PROFILE_GEOS, key=len, reverse=True):
-        if model_id.startswith(geo + "."):
-            return True, geo, model_id[len(geo) + 1 :]
-    return False, "", model_id

@@ -10,6 +10,7 @@ import json
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -23,7 +24,7 @@ _PITR = dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled
 
 
 class DataStores(Construct):
-    """The knowledge, prompt and idempotency tables, the Slack secret, the profiles parameter."""
+    """The knowledge, prompt, idempotency and budget tables, the Slack secret, the profiles parameter."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: KotaeConfig) -> None:
         super().__init__(scope, construct_id)
@@ -77,6 +78,7 @@ class DataStores(Construct):
             "within minutes (TTL); a restore would bring back nothing worth having",
         )
 
+        self.budgets = self._budget_table(prefix)
         self.slack_secret = self._slack_secret(prefix)
 
         # Channel profiles (scopes, prompt version per channel), read by the bot through
@@ -90,6 +92,27 @@ class DataStores(Construct):
             description="kotae channel profiles (JSON, see bot/profiles.py)",
             tier=ssm.ParameterTier.STANDARD,
         )
+
+    def _budget_table(self, prefix: str) -> dynamodb.Table:
+        # Budget counters (kotae/ops/budgets/dynamodb.py): key "id", TTL attribute "expiration".
+        # Each counter lives a window plus an hour, so the table goes with the stack.
+        return dynamodb.Table(
+            self,
+            "Budgets",
+            table_name=f"{prefix}-budgets",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="expiration",
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=_PITR,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+    def grant_budget_counting(self, role: iam.IGrantable) -> None:
+        """What the bot's budget checks need on the budget table and nothing more: one
+        transaction of conditional updates and condition checks per question (IAM authorizes a
+        transaction per item action) and an unconditional update to add an answer's tokens."""
+        self.budgets.grant(role, "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
 
     def _slack_secret(self, prefix: str) -> secretsmanager.Secret:
         # Slack credentials under Bolt's names. The signing secret is generated and the token is

@@ -21,7 +21,14 @@ from .config import KotaeConfig
 from .data import DataStores
 from .findings import acknowledge, acknowledge_wildcard_resources
 from .logs import AnswerLogs
-from .permissions import INVOKE, INVOKE_STREAM, function_arn, invoke_model_statements, put_objects
+from .permissions import (
+    INVOKE,
+    INVOKE_STREAM,
+    function_arn,
+    invoke_model_statements,
+    put_objects,
+    rerank_statements,
+)
 from .search import DomainSearch, ServerlessSearch
 
 Search = ServerlessSearch | DomainSearch
@@ -115,13 +122,46 @@ def guardrail_environment(config: KotaeConfig) -> dict[str, str]:
     return {"KOTAE_GUARDRAIL_ID": config.guardrail_id, "KOTAE_GUARDRAIL_VERSION": config.guardrail_version}
 
 
+def rerank_environment(config: KotaeConfig) -> dict[str, str]:
+    """KOTAE_RERANKER/KOTAE_RERANK_MODEL_ID for the bot when a reranker is configured."""
+    if not config.rerank_model_id:
+        return {}
+    return {"KOTAE_RERANKER": "bedrock", "KOTAE_RERANK_MODEL_ID": config.rerank_model_id}
+
+
+def answering_environment(config: KotaeConfig) -> dict[str, str]:
+    """The bot's models: the generation model, its guardrail, the reranker, routing."""
+    return {
+        "KOTAE_GENERATION_MODEL_ID": config.generation_model_id,
+        **guardrail_environment(config),
+        **rerank_environment(config),
+        **config.routing.environment(config.generation_model_id),
+    }
+
+
+def _grant_rerank(stack: Stack, role: iam.Role, config: KotaeConfig) -> None:
+    """Rerank with the configured reranker model only (nothing without one)."""
+    if not config.rerank_model_id:
+        return
+    for statement in rerank_statements(stack, config.rerank_model_id):
+        role.add_to_principal_policy(statement)
+        acknowledge_wildcard_resources(
+            role,
+            statement,
+            "bedrock:Rerank has no resource type (the model is named in the request body), so IAM "
+            "accepts only '*'; the model it may use is limited by bedrock:InvokeModel on the one "
+            "reranker model ARN (infra/kotae_infra/permissions.py)",
+        )
+
+
 def _grant_generation(stack: Stack, role: iam.Role, config: KotaeConfig) -> None:
     """Claude through Converse/ConverseStream on the configured models only, and ApplyGuardrail
     on the configured guardrail only (Converse with guardrailConfig needs nothing more)."""
     if config.guardrail_id:
         guardrail = stack.format_arn(service="bedrock", resource="guardrail", resource_name=config.guardrail_id)
         role.add_to_principal_policy(iam.PolicyStatement(actions=["bedrock:ApplyGuardrail"], resources=[guardrail]))
-    for model_id in dict.fromkeys((config.generation_model_id, *config.extra_model_ids)):
+    routed = config.routing.models(config.generation_model_id)  # the light and strong models
+    for model_id in dict.fromkeys((config.generation_model_id, *routed, *config.extra_model_ids)):
         for statement in invoke_model_statements(stack, model_id, [INVOKE, INVOKE_STREAM]):
             role.add_to_principal_policy(statement)
             acknowledge_wildcard_resources(
@@ -163,21 +203,23 @@ class BotFunction(_KotaeFunction):
             reserved_concurrency=config.bot_reserved_concurrency,
             environment={
                 "KOTAE_GENERATOR": "bedrock",
-                "KOTAE_GENERATION_MODEL_ID": config.generation_model_id,
                 "KOTAE_KNOWLEDGE_TABLE": data.knowledge.table_name,
                 "KOTAE_PROMPT_TABLE": data.prompts.table_name,
                 "KOTAE_PROMPT_SOURCE": "dynamodb",
                 "KOTAE_DEDUPE_TABLE": data.dedupe.table_name,
+                "KOTAE_BUDGET_TABLE": data.budgets.table_name,
                 "KOTAE_ANSWER_LOG_BUCKET": answer_logs.bucket.bucket_name,
                 "KOTAE_CHANNEL_PROFILES_PARAMETER": data.channel_profiles.parameter_name,
                 "KOTAE_SLACK_SECRET_ID": data.slack_secret.secret_arn,
-                **guardrail_environment(config),
+                **answering_environment(config),
             },
         )
         stack = Stack.of(self)
         _grant_generation(stack, role, config)
+        _grant_rerank(stack, role, config)
         data.prompts.grant_read_data(role)
         data.dedupe.grant_read_write_data(role)
+        data.grant_budget_counting(role)
         log_writes = put_objects(answer_logs.bucket, ["answers", "feedback"])
         role.add_to_principal_policy(log_writes)
         acknowledge_wildcard_resources(

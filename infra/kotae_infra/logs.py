@@ -41,12 +41,17 @@ ANSWER_COLUMNS: list[tuple[str, str]] = [
     ("latency_ms", "map<string,double>"),
     ("total_ms", "double"),
     ("records", "string"),  # JSON text: the record query, total, keys, groups
+    ("route", "string"),  # light, strong, pinned or none (kotae.answer.routing)
+    ("route_reason", "string"),
+    ("cost_usd", "double"),  # estimated from the price file when answered; null when unpriced
 ]
 FEEDBACK_COLUMNS: list[tuple[str, str]] = [
     ("answer_id", "string"),
     ("time", "string"),
     ("user_id", "string"),
     ("feedback", "string"),  # "up" or "down"
+    ("reason", "string"),  # a 👎's reason: wrong, outdated, not_found, other (or null)
+    ("comment", "string"),  # what the person added to it (at most 500 characters)
 ]
 LOG_TABLES = {"answers": ANSWER_COLUMNS, "feedback": FEEDBACK_COLUMNS}
 PARTITION_KEY = "dt"  # yyyy-MM-dd, from the record's time

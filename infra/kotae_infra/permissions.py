@@ -12,11 +12,11 @@ https://docs.aws.amazon.com/bedrock/latest/userguide/cross-region-inference.html
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
-from .config import split_profile
+from .config import ContextError, split_profile
 
 INVOKE = "bedrock:InvokeModel"
 INVOKE_STREAM = "bedrock:InvokeModelWithResponseStream"
@@ -48,6 +48,32 @@ def invoke_model_statements(stack: Stack, model_id: str, actions: list[str]) -> 
             resources=foundation,
             conditions={"StringEquals": {"bedrock:InferenceProfileArn": profile}},
         ),
+    ]
+
+
+# Regions where each reranker model can be called with Rerank.
+# https://docs.aws.amazon.com/bedrock/latest/userguide/rerank-supported.html
+RERANK_REGIONS = {
+    "amazon.rerank-v1:0": ("ap-northeast-1", "ca-central-1", "eu-central-1", "us-west-2"),
+    "cohere.rerank-v3-5:0": ("ap-northeast-1", "ca-central-1", "eu-central-1", "us-east-1", "us-west-2"),
+}
+
+
+def rerank_statements(stack: Stack, model_id: str) -> list[iam.PolicyStatement]:
+    """What a standalone Rerank call needs: ``bedrock:Rerank``, and ``bedrock:InvokeModel`` on
+    the reranker model, here exactly its foundation-model ARN in this Region. Rerank itself
+    names no resource (its model is in the request body), so IAM takes only "*" for it.
+    https://docs.aws.amazon.com/bedrock/latest/userguide/rerank-prereq.html
+    """
+    if not Token.is_unresolved(stack.region) and stack.region not in RERANK_REGIONS[model_id]:
+        raise ContextError(
+            f"kotae:rerankModelId: {model_id} cannot be called in {stack.region} "
+            f"(it can in {', '.join(RERANK_REGIONS[model_id])})"
+        )
+    model = stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name=model_id)
+    return [
+        iam.PolicyStatement(actions=["bedrock:Rerank"], resources=["*"]),
+        iam.PolicyStatement(actions=[INVOKE], resources=[model]),
     ]
 
 

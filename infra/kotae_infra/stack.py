@@ -15,6 +15,7 @@ from aws_cdk import Annotations, App, CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
 from .alarms import Alarms
+from .batch import BatchInference
 from .config import KotaeConfig
 from .data import DataStores
 from .functions import BotFunction, IngestFunction, lambda_role
@@ -32,6 +33,9 @@ class KotaeStack(Stack):
         self.config = config
         self.data = DataStores(self, "Data", config=config)
         self.answer_logs = AnswerLogs(self, "AnswerLogs", config=config)
+        self.batch = BatchInference(
+            self, "Batch", config=config, access_log_bucket=self.answer_logs.access_log_bucket
+        )
 
         bot_role = lambda_role(self, "BotRole", "kotae bot function")
         ingest_role = lambda_role(self, "IngestRole", "kotae ingest function")
@@ -97,6 +101,12 @@ class KotaeStack(Stack):
             "AccessLogBucket": (
                 self.answer_logs.access_log_bucket.bucket_name,
                 "S3 access logs of the log bucket (answer-logs/)",
+            ),
+            "BatchBucket": (self.batch.bucket.bucket_name, "KOTAE_BATCH_BUCKET"),
+            "BatchRoleArn": (self.batch.role.role_arn, "KOTAE_BATCH_ROLE_ARN"),
+            "BatchOperatorPolicyArn": (
+                self.batch.operator_policy.managed_policy_arn,
+                "attach to whoever runs kotae reindex --batch",
             ),
             "GlueDatabase": (self.config.glue_database, "Athena database of the logs"),
             "AthenaWorkgroup": (

@@ -14,7 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kotae.answer.gate import GateModel, QueryTerms, gate_features, packaged_model
 from kotae.answer.prompts import PromptParameters
+from kotae.answer.relevance import TermStatistics
+from kotae.answer.routing import Route
 from kotae.models import Answer, Citation, Filters, SearchHit, Turn, Usage
 from kotae.providers.base import GenerationContext, Generator
 from kotae.records.query import RecordResult
@@ -50,17 +53,42 @@ def retrieval_query(question: str, turns: Sequence[Turn]) -> str:
 
 
 def select_evidence(
-    hits: Sequence[SearchHit], parameters: PromptParameters, *, min_relevance: float, max_context_chars: int
+    hits: Sequence[SearchHit],
+    parameters: PromptParameters,
+    *,
+    min_relevance: float,
+    max_context_chars: int,
+    query: str | None = None,
+    statistics: TermStatistics | None = None,
+    filters: Filters | None = None,
+    gate: GateModel | None = None,
 ) -> Evidence:
     """Relevant hits within the context budget, numbered S1, S2, ...
 
-    A hit must reach the absolute threshold and half the best hit's relevance, so one strong
-    match is not diluted by stray ones that share a single word with the question. The prompt
-    version may set its own threshold and number of sources.
+    Given the query and the store's term statistics, the answer gate (kotae.answer.gate) decides
+    whether anything is shown: below its operating point (or the prompt version's
+    ``gate_threshold``) there is no evidence. Without them, as before, the best hit must reach
+    ``min_relevance``. Either way a hit must reach half the best hit's relevance, so one strong
+    match is not diluted by stray ones that share a single word with the question, and a prompt
+    version's own ``min_relevance`` and ``max_sources`` apply.
     """
-    threshold = min_relevance if parameters.min_relevance is None else parameters.min_relevance
+    if query is not None and statistics is not None:
+        model = gate or packaged_model()
+        if not model.passes(
+            gate_features(QueryTerms.of(statistics, query, filters), hits), parameters.gate_threshold
+        ):
+            return []
+        threshold = parameters.min_relevance or 0.0
+    else:
+        threshold = min_relevance if parameters.min_relevance is None else parameters.min_relevance
     best = max((h.relevance for h in hits), default=0.0)
-    floor = max(threshold, best * RELATIVE_FLOOR)
+    return _within_budget(hits, max(threshold, best * RELATIVE_FLOOR), parameters, max_context_chars)
+
+
+def _within_budget(
+    hits: Sequence[SearchHit], floor: float, parameters: PromptParameters, max_context_chars: int
+) -> Evidence:
+    """The hits at or above ``floor``, in order, as many as the sources and characters allow."""
     chosen: Evidence = []
     used = 0
     for hit in hits:
@@ -79,7 +107,8 @@ def select_evidence(
 def record_evidence(result: RecordResult) -> Evidence:
     """The listed records of a result as numbered sources, in the store's order."""
     return [
-        (f"S{i}", SearchHit(document=doc, score=1.0, relevance=1.0)) for i, doc in enumerate(result.documents, 1)
+        (f"S{i}", SearchHit(document=doc, score=1.0, relevance=1.0))
+        for i, doc in enumerate(result.documents, 1)
     ]
 
 
@@ -132,6 +161,7 @@ class Context:
     # Claude answers with the knowledge search and the record query as tools.
     tools: bool = False
     filters: Filters = field(default_factory=Filters)  # what the asker may see, for the tools
+    route: Route | None = None  # the model chosen for this question and why (kotae.answer.routing)
 
     @property
     def relevant(self) -> bool:
@@ -185,4 +215,5 @@ class Context:
             usage=usage or Usage(),
             timings_ms=self.clock.timings,
             records=records if records is not None else self.records,
+            retrieval_query=self.query if self.query != self.question else None,
         )

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from kotae import messages
+from kotae.answer.condense import condense
 from kotae.answer.context import (
     Clock,
     Context,
+    Evidence,
     bounded_history,
     prompt_sources,
     record_evidence,
@@ -27,9 +29,11 @@ from kotae.answer.context import (
 from kotae.answer.prompts import PromptRegistry
 from kotae.answer.records import answer_records
 from kotae.answer.retrieval import Retriever
+from kotae.answer.routing import ProfileRoute, Route, RouteSignals, RoutingPolicy, choose_route
 from kotae.answer.tool_answer import answer_with_tools
 from kotae.errors import InvalidQuestion
 from kotae.models import Answer, Filters, Generation, Turn
+from kotae.ops.costs import PriceBook
 from kotae.providers.base import Generator, ToolUsing
 from kotae.records.query import RecordResult
 from kotae.records.service import RecordService
@@ -50,6 +54,7 @@ class AskOptions:
     prompt_version: str | None = None
     kinds: tuple[str, ...] | None = None
     model_id: str | None = None  # another model of the same provider, e.g. per channel
+    route: ProfileRoute | None = None  # the light or strong model whatever the rule says
 
 
 class AnswerPipeline:
@@ -67,11 +72,17 @@ class AnswerPipeline:
         max_context_chars: int = 12_000,
         generator_for: Callable[[str], Generator] | None = None,
         records: RecordService | None = None,
+        answer_gate: str = "model",
         record_tools: bool = True,
         max_tool_rounds: int = 4,
         record_prompt_version: str = "v1",
+        routing: RoutingPolicy | None = None,
+        prices: PriceBook | None = None,
     ) -> None:
+        self.routing = routing or RoutingPolicy.off(generator.model_id)
+        self.prices = prices
         self.records = records
+        self.answer_gate = answer_gate
         self.record_tools = record_tools
         self.max_tool_rounds = max_tool_rounds
         self.record_prompt_version = record_prompt_version
@@ -121,7 +132,15 @@ class AnswerPipeline:
     ) -> Iterator[str | Answer]:
         """Yield text deltas as the generator produces them, then the final Answer."""
         context = self.prepare_context(question, history, options)
-        yield from self.generate(context)
+        for event in self.generate(context):
+            yield self._costed(event, context.route) if isinstance(event, Answer) else event
+
+    def _costed(self, answer: Answer, route: Route | None) -> Answer:
+        """The final Answer with its route and estimated cost (kotae.answer.routing, kotae.ops.costs)."""
+        cost = self.prices.cost(answer.model_id, answer.usage) if self.prices is not None else None
+        return answer.model_copy(
+            update={"route": route and route.name, "route_reason": route and route.reason, "cost_usd": cost}
+        )
 
     def prepare_context(
         self, question: str, history: Sequence[Turn] = (), options: AskOptions | None = None
@@ -130,6 +149,8 @@ class AnswerPipeline:
 
         Raises InvalidQuestion for an unusable question, and PromptNotFound or a provider error for
         a wrong prompt version or model, before retrieval, so they fail on every question alike.
+        The model is routed (kotae.answer.routing) once the evidence is known; building its
+        generator calls nothing, so a wrong light or strong id fails at its first Converse call.
         """
         options = options or AskOptions()
         question = self.validate(question)
@@ -147,11 +168,19 @@ class AnswerPipeline:
             clock.lap("records")
             hits, evidence = [], record_evidence(records) if records is not None else []
         else:
-            hits = self.retriever.search(query, self.top_k, filters)
-            clock.lap("retrieve")
+            query = condense(question, turns, generator, self.prompts, lap=clock.lap).query
+            hits = self.retriever.search(query, self.top_k, filters, lap=clock.lap)
             evidence = select_evidence(
-                hits, parameters, min_relevance=self.min_relevance, max_context_chars=self.max_context_chars
+                hits,
+                parameters,
+                min_relevance=self.min_relevance,
+                max_context_chars=self.max_context_chars,
+                query=query if self.answer_gate == "model" else None,
+                statistics=self.retriever.store,
+                filters=filters,
             )
+        signals = _signals(question, turns, evidence, records is not None, tools, generator, options)
+        route, generator = self._route(signals, generator)
         return Context(
             question=question,
             lang=detect_language(question),
@@ -168,7 +197,16 @@ class AnswerPipeline:
             records=records,
             tools=tools,
             filters=filters,
+            route=route,
         )
+
+    def _route(self, signals: RouteSignals, chosen: Generator) -> tuple[Route, Generator]:
+        """The route of a prepared question and the generator that answers it: the one already
+        chosen (configured or pinned) unless the route names another model."""
+        route = choose_route(signals, self.routing)
+        if route.name == "none" or route.model_id == chosen.model_id:
+            return route, chosen
+        return route, self.generator_for(route.model_id)
 
     def _tools(self, generator: Generator, question: str, filters: Filters) -> bool:
         """Whether Claude answers with the record and search tools: when it can, they are on, and
@@ -218,6 +256,30 @@ class AnswerPipeline:
         generation = yield from _without_marker(stream)
         context.clock.lap("generate")
         yield _final_answer(generation, context)
+
+
+def _signals(
+    question: str,
+    turns: Sequence[Turn],
+    evidence: Evidence,
+    store_records: bool,
+    tools: bool,
+    generator: Generator,
+    options: AskOptions,
+) -> RouteSignals:
+    """What the routing rule looks at, measured on the prepared question."""
+    return RouteSignals(
+        question_chars=len(question),
+        history_turns=len(turns),
+        history_chars=sum(len(t.text) for t in turns),
+        sources=len(evidence),
+        source_chars=sum(len(hit.document.title) + len(hit.document.text) for _, hit in evidence),
+        tools=tools,
+        store_records=store_records,
+        uses_llm=getattr(generator, "uses_llm", False),
+        pinned_model_id=options.model_id,
+        profile_route=options.route,
+    )
 
 
 def _without_marker(stream: Iterable[str | Generation]) -> PyGenerator[str, None, Generation]:

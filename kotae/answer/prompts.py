@@ -43,6 +43,8 @@ class PromptParameters(BaseModel):
 
     min_relevance: float | None = Field(default=None, ge=0.0, le=1.0)
     max_sources: int | None = Field(default=None, ge=1, le=50)
+    # The answer gate's operating point: answer when P(answerable) reaches it (kotae.answer.gate).
+    gate_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Term coverage: the lexical half of the relevance the answer gate compares with ``min_relevance``.
+"""Term coverage: the lexical half of a hit's relevance, and the answer gate's main evidence.
 
 One definition for every store, so a threshold means the same on SQLite and on OpenSearch:
 
@@ -45,16 +45,18 @@ def idf_weights(terms: Sequence[str], chunks: int, df: Mapping[str, int]) -> dic
     return weights
 
 
-def coverage(weights: Mapping[str, float], documents: Sequence[Document]) -> list[float]:
-    """For each document, the weight of the terms it contains over the weight of all terms."""
+def text_coverage(weights: Mapping[str, float], text: str) -> float:
+    """The weight of the terms ``text`` contains over the weight of all terms (0 without terms)."""
     whole = sum(weights.values())
     if not whole:
-        return [0.0 for _ in documents]
-    out = []
-    for doc in documents:
-        present = set(tokenize(f"{doc.title}\n{doc.text}"))
-        out.append(sum(w for term, w in weights.items() if term in present) / whole)
-    return out
+        return 0.0
+    present = set(tokenize(text))
+    return sum(w for term, w in weights.items() if term in present) / whole
+
+
+def coverage(weights: Mapping[str, float], documents: Sequence[Document]) -> list[float]:
+    """For each document, the weight of the terms its title and text contain over the weight of all terms."""
+    return [text_coverage(weights, f"{doc.title}\n{doc.text}") for doc in documents]
 
 
 def term_coverage(

@@ -4,19 +4,28 @@ Language-aware: an embedder declares the languages it is good at. For a query in
 language its neighbours are noise, and fusing noise can only push good lexical hits down, so
 dense retrieval is skipped and the result is the lexical ranking. The eval sets show the effect:
 see README "Retrieval quality".
+
+An optional reranker (kotae.providers.rerankers) then reorders the top N fused hits by its own
+relevance score, which each hit keeps as ``rerank_score`` for the answer gate. The reranker is an
+improvement, not a dependency: when it fails, the fused order stands (a warning and a metric).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from kotae.answer.relevance import term_coverage
+from kotae.errors import ProviderError
 from kotae.models import Filters, SearchHit
-from kotae.providers.base import Embedder, ScoredDocument, Store
+from kotae.ops import metrics
+from kotae.providers.base import Embedder, Reranker, ScoredDocument, Store
 from kotae.text import detect_language
 
 Mode = Literal["hybrid", "lexical", "dense"]
+Lap = Callable[[str], None]  # ends a timed stage (kotae.answer.context.Clock.lap)
+log = logging.getLogger(__name__)
 
 
 def best_per_item(found: Sequence[ScoredDocument]) -> list[ScoredDocument]:
@@ -66,6 +75,23 @@ def fuse(lexical: Sequence[ScoredDocument], dense: Sequence[ScoredDocument], alp
     return sorted(hits.values(), key=lambda h: (-h.score, order[h.document.item_key]))
 
 
+def rerank_text(hit: SearchHit) -> str:
+    """What the reranker reads of a hit: its title and text (the title once)."""
+    doc = hit.document
+    return doc.text if doc.text.lstrip().startswith(doc.title.strip()) else f"{doc.title}\n{doc.text}"
+
+
+def reorder(hits: Sequence[SearchHit], ranked: Sequence[tuple[int, float]]) -> list[SearchHit]:
+    """``hits`` in the reranker's order, each with its ``rerank_score``; hits it did not rank
+    (beyond its top N, or left out of its answer) follow in their fused order, without a score."""
+    ordered = []
+    for index, score in ranked:
+        hits[index].rerank_score = round(score, 6)
+        ordered.append(hits[index])
+    chosen = {index for index, _ in ranked}
+    return ordered + [hit for i, hit in enumerate(hits) if i not in chosen]
+
+
 def dense_applies(embedder: Embedder | None, lang: str) -> bool:
     return embedder is not None and (embedder.languages is None or lang in embedder.languages)
 
@@ -81,17 +107,44 @@ class Retriever:
         mode: Mode = "hybrid",
         candidates: int = 50,
         alpha: float = 0.8,
+        reranker: Reranker | None = None,
+        rerank_top_n: int = 20,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.mode = mode
         self.candidates = candidates
         self.alpha = alpha
+        self.reranker = reranker
+        self.rerank_top_n = rerank_top_n
 
     def search(
-        self, query: str, k: int, filters: Filters | None = None, *, relevance: bool = True
+        self,
+        query: str,
+        k: int,
+        filters: Filters | None = None,
+        *,
+        relevance: bool = True,
+        lap: Lap | None = None,
     ) -> list[SearchHit]:
+        """The k best hits for ``query``, graded (``relevance``) and, with a reranker, reordered.
+
+        ``lap`` ends the stages as they finish: "retrieve" (search, fusion, grading) and, when
+        a reranker ran, "rerank"."""
         filters = filters or Filters()
+        hits = self._retrieve(query, max(k, self.rerank_top_n) if self.reranker else k, filters)
+        if relevance and hits:
+            self._grade(query, hits, filters)
+        if lap is not None:
+            lap("retrieve")
+        if self.reranker is not None and hits:
+            hits = self._rerank(self.reranker, query, hits)
+            if lap is not None:
+                lap("rerank")
+        return hits[:k]
+
+    def _retrieve(self, query: str, k: int, filters: Filters) -> list[SearchHit]:
+        """Lexical and (when it applies) dense candidates, fused, the k best."""
         lang = detect_language(query)
         pool = max(self.candidates, k)
         use_dense = self.mode != "lexical" and (
@@ -103,10 +156,18 @@ class Retriever:
             assert self.embedder is not None
             vector = self.embedder.embed([query], purpose="query")[0]
             dense = self.store.vector_search(vector, pool, filters)
-        hits = fuse(lexical, dense, self.alpha)[:k]
-        if relevance and hits:
-            self._grade(query, hits, filters)
-        return hits
+        return fuse(lexical, dense, self.alpha)[:k]
+
+    def _rerank(self, reranker: Reranker, query: str, hits: list[SearchHit]) -> list[SearchHit]:
+        """The top N hits in the reranker's order; the fused order when the reranker fails."""
+        top = hits[: self.rerank_top_n]
+        try:
+            ranked = reranker.rerank(query, [rerank_text(hit) for hit in top])
+        except ProviderError as exc:
+            log.warning("reranking failed, keeping the fused order", extra={"error": str(exc)})
+            metrics.rerank_failed()
+            return hits
+        return reorder(top, ranked) + hits[len(top) :]
 
     def _grade(self, query: str, hits: list[SearchHit], filters: Filters) -> None:
         """relevance in 0..1: the better of the chunk's term coverage (the IDF-weighted share of

@@ -80,9 +80,11 @@ def eval_answers(
     hits, citations, refusals, exact record answers and (with an LLM) judge grades. Writes
     summary.json, report.md and report.html."""
     from kotae.evaluation.answers import load_datasets
+    from kotae.evaluation.feedback_dataset import ready_cases
     from kotae.evaluation.report import prepare, write_reports
 
-    cases = load_datasets(datasets)[:limit]
+    cases, pending = ready_cases(load_datasets(datasets))  # lines awaiting review are not scored
+    cases = cases[:limit]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = prepare(out_dir or settings().data_dir / "eval" / f"answers-{stamp}")
     with _answering_from(knowledge) as kotae:
@@ -97,9 +99,12 @@ def eval_answers(
     paths = write_reports(run, target)
     summary = run.summary()
     if as_json:
-        print(json.dumps({**summary, "files": {k: str(v) for k, v in paths.items()}}, ensure_ascii=False))
+        files = {k: str(v) for k, v in paths.items()}
+        print(json.dumps({**summary, "awaiting_review": pending, "files": files}, ensure_ascii=False))
         return
     _print_summary(summary, paths)
+    if pending:
+        out.print(f"{pending} questions awaiting review (needs_review) were not scored")
 
 
 @contextmanager
@@ -160,6 +165,7 @@ def _described(kotae: Kotae, grader: LLMJudge | None) -> dict[str, Any]:
         "generator": f"{config.generator} ({kotae.generator.model_id})",
         "retrieval": config.retrieval_mode,
         "top_k": config.top_k,
+        "routing": config.routing,
         "judge": grader.label if grader else "not run (no LLM configured)",
     }
 
@@ -204,6 +210,7 @@ def _print_summary(summary: dict[str, Any], paths: dict[str, Path]) -> None:
                 else ""
             )
             + (f", {records}" if records else "")
+            + f", cost per answer {figures['cost_usd_per_answer']} USD"
         )
     out.print("reports: " + escape(", ".join(str(p) for p in paths.values())))
 

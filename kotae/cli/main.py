@@ -15,7 +15,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from kotae.cli.console import State, err, make_kotae, out, progress_bar
+from kotae.cli.eval_dataset import eval_dataset
 from kotae.cli.evaluate import eval_answers, eval_retrieval
+from kotae.cli.gate import eval_gate
 from kotae.cli.ops import athena_app, doctor, load, prompts_app
 from kotae.errors import ConfigError, InputError, KotaeError, StoreError
 
@@ -24,6 +26,8 @@ eval_app = typer.Typer(help="Measure retrieval and answers.", no_args_is_help=Tr
 app.add_typer(eval_app, name="eval")
 eval_app.command("answers")(eval_answers)
 eval_app.command("retrieval")(eval_retrieval)
+eval_app.command("gate")(eval_gate)
+eval_app.command("dataset")(eval_dataset)
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(athena_app, name="athena")
 app.command("load")(load)
@@ -191,16 +195,28 @@ def _table_scan(kotae: Any, table: str | None, segments: int, target_indexer: An
         )
 
 
+BATCH_HELP = (
+    "Embed through a Bedrock batch inference job (about half the on-demand price) when at least "
+    "KOTAE_BATCH_MIN_RECORDS texts need it; re-running attaches to the same job."
+)
+
+
 @app.command()
 def backfill(
     table: Annotated[
         str | None, typer.Option(help="Knowledge table (default KOTAE_KNOWLEDGE_TABLE).")
     ] = None,
     segments: Annotated[int, typer.Option(min=1, max=64, help="Parallel scan segments.")] = 4,
+    batch: Annotated[bool, typer.Option("--batch", help=BATCH_HELP)] = False,
 ) -> None:
     """Index every item of the knowledge table through the ingest pipeline."""
+    from kotae.cli.batch import batch_embedder
+    from kotae.indexing.indexer import Indexer
+
     kotae = make_kotae()
-    report = _table_scan(kotae, table, segments, kotae.indexer)
+    embedder = batch_embedder(kotae, table, segments, fresh=False) if batch else None
+    indexer = Indexer(kotae.renderer, kotae.store, embedder) if embedder else kotae.indexer
+    report = _table_scan(kotae, table, segments, indexer)
     _report(report)
     kotae.close()
     if report.failed:
@@ -213,17 +229,21 @@ def reindex(
         str | None, typer.Option(help="Knowledge table (default KOTAE_KNOWLEDGE_TABLE).")
     ] = None,
     segments: Annotated[int, typer.Option(min=1, max=64)] = 4,
+    batch: Annotated[bool, typer.Option("--batch", help=BATCH_HELP)] = False,
 ) -> None:
     """Build a new index with the current settings (e.g. new embedding dimensions), fill it
     from the table, then switch to it: the OpenSearch alias moves atomically; the SQLite file is
-    replaced in one rename. Nothing switches if any item failed."""
+    replaced in one rename. Nothing switches if any item failed (or, with --batch, if a batch
+    job failed, timed out or wrote malformed results)."""
+    from kotae.cli.batch import batch_embedder
     from kotae.indexing.indexer import Indexer
 
     kotae = make_kotae()
     dimensions = kotae.embedder.dimensions if kotae.embedder else kotae.settings.embedding_dimensions
+    embedder = (batch_embedder(kotae, table, segments, fresh=True) if batch else None) or kotae.embedder
 
     def fill(target: Any) -> None:
-        report = _table_scan(kotae, table, segments, Indexer(kotae.renderer, target, kotae.embedder))
+        report = _table_scan(kotae, table, segments, Indexer(kotae.renderer, target, embedder))
         _report(report)
         if report.failed:
             raise StoreError(
@@ -231,6 +251,15 @@ def reindex(
             )
 
     kotae.store.reindex(dimensions, fill, report=lambda line: out.print(escape(line)))
+    if batch:
+        # What the stream wrote to the old index while the new one was being filled (README,
+        # "Reindexing at scale"): one more pass, which embeds only what changed.
+        out.print("catching up on changes made while the new index was filled")
+        report = _table_scan(kotae, table, segments, kotae.indexer)
+        _report(report)
+        if report.failed:
+            kotae.close()
+            raise typer.Exit(1)
     kotae.close()
 
 

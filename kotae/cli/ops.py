@@ -196,6 +196,8 @@ def doctor(
 
     config = settings()
     models = {"generation": config.generation_model_id}
+    if config.routing == "auto":  # the two models routing chooses between (README "Choosing the model")
+        models.update(light=config.light_model_id or config.generation_model_id, strong=config.strong_model_id)
     if config.embedder == "titan":
         models["embedding"] = config.titan_model_id
     warnings = [w for model in models.values() for w in offline_warnings(model, config.aws_region)]

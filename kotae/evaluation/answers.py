@@ -12,7 +12,8 @@ Per question, from the Answer's own trace:
 - expected cited: an answered, answerable question cites an expected key;
 - outcome: answerable ones should be answered, unanswerable ones refused;
 - judge (optional): faithfulness and correctness from 1 to 5, by an LLM with a versioned prompt.
-The per-version summary is what :func:`summarize` returns; every figure is defined there.
+The per-version summary is what :func:`summarize` returns; every figure is defined there,
+the cost and per-route figures in kotae.evaluation.costs.
 
 A line with ``expected_records`` instead is a record question (kotae.evaluation.records): it is
 scored exact or not on the answer's record result, and counts only in the ``record_*`` figures,
@@ -32,6 +33,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from kotae.errors import InputError, JudgeReplyError, KotaeError
+from kotae.evaluation.costs import cost_figures
 from kotae.evaluation.records import RecordCheck, RecordExpectation, check_records, record_figures
 from kotae.models import Answer
 
@@ -47,6 +49,8 @@ class EvalCase(BaseModel):
     lang: str | None = None
     reference: str = ""
     expected_records: RecordExpectation | None = None
+    # A line `kotae eval dataset` wrote for a person to complete (kotae.evaluation.feedback_dataset).
+    needs_review: bool = False
 
 
 def load_cases(path: Path) -> list[EvalCase]:
@@ -65,6 +69,9 @@ def load_cases(path: Path) -> list[EvalCase]:
             problems.append(
                 f"line {number}: {exc.errors()[0]['msg']} ({'.'.join(map(str, exc.errors()[0]['loc']))})"
             )
+            continue
+        if case.needs_review:  # kept for the count; not scored (kotae.evaluation.feedback_dataset)
+            cases.append(case)
             continue
         if case.answerable and not case.expected_keys and case.expected_records is None:
             problems.append(f"line {number}: an answerable question needs expected_keys")
@@ -110,6 +117,8 @@ class CaseResult:
     total_ms: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0
+    route: str | None = None  # which model answered (kotae.answer.routing)
+    cost_usd: float | None = None  # its estimated cost (kotae.ops.costs); None when unpriced
     error: str | None = None
     grade: Grade | None = None
     judge_error: str | None = None
@@ -169,6 +178,8 @@ def score_case(case: EvalCase, answer: Answer) -> CaseResult:
         total_ms=round(sum(answer.timings_ms.values()), 2),
         input_tokens=answer.usage.input_tokens,
         output_tokens=answer.usage.output_tokens,
+        route=answer.route,
+        cost_usd=answer.cost_usd,
         text=answer.text,
     )
     if case.expected_records is not None:
@@ -238,6 +249,7 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
         "input_tokens_mean": round(statistics.fmean(r.input_tokens for r in everything), 1) if everything else None,
         "output_tokens_mean": round(statistics.fmean(r.output_tokens for r in everything), 1) if everything else None,
         **record_figures(checks),
+        **cost_figures(everything),
     }  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import jinja2
 
 from kotae.errors import InputError
 from kotae.evaluation.answers import EvalRun
+from kotae.evaluation.costs import route_rows
 from kotae.evaluation.records import records_line
 
 # (key, label, scale): rates are 0–1; judge grades are 1–5 and drawn against 5.
@@ -53,6 +54,39 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".")
     return str(value)
+
+
+def usd(value: float | None) -> str:
+    """A cost in dollars with the digits a fraction of a cent needs: 0.000546, 0.0123, 1.25."""
+    if value is None:
+        return "–"
+    return f"{value:.6f}".rstrip("0").rstrip(".") if value < 1 else f"{value:.2f}"
+
+
+def cost_markdown(run: EvalRun) -> list[str]:
+    """Cost per answer per version, then quality and cost per route (kotae.evaluation.costs)."""
+    summary = run.summary()["versions"]
+    lines = [
+        "",
+        "## Cost and routes",
+        "",
+        "| version | cost per answer (USD) | total (USD) | unpriced answers |",
+    ]
+    lines.append("|---|---|---|---|")
+    for v in run.versions:
+        figures = summary[v]
+        lines.append(
+            f"| {v} | {usd(figures['cost_usd_per_answer'])} | {usd(figures['cost_usd_total'])} "
+            f"| {figures['unpriced_answers']} |"
+        )
+    lines += ["", "| route | version | questions | answered | right outcome | cost per answer (USD) |"]
+    lines.append("|---|---|---|---|---|---|")
+    for row in route_rows(summary, run.versions):
+        lines.append(
+            f"| {row['route']} | {row['version']} | {row['questions']} | {_fmt(row['answer_rate'])} "
+            f"| {_fmt(row['accuracy'])} | {usd(row['cost_usd_per_answer'])} |"
+        )
+    return lines
 
 
 def has_records(run: EvalRun) -> bool:
@@ -132,6 +166,7 @@ def render_markdown(run: EvalRun) -> str:
     else:
         lines.append("None: every question had the same outcome under every version.")
     lines += _record_markdown(run)
+    lines += cost_markdown(run)
     lines += [
         "",
         "Definitions: see `kotae/evaluation/answers.py`, `kotae/evaluation/records.py` and the README "
@@ -211,7 +246,9 @@ def render_html(run: EvalRun) -> str:
         has_records=has_records(run),
         record_lines=record_lines(run),
         record_misses=record_misses(run)[:MAX_MISSES],
+        routes=list(dict.fromkeys(row["route"] for row in route_rows(summary, run.versions))),
         fmt=_fmt,
+        usd=usd,
     )
 
 

@@ -58,17 +58,31 @@ def answer_record(
         "total_ms": round(sum(answer.timings_ms.values()), 2),
         # The record query that answered and its figures, as JSON text (Athena: json_extract).
         "records": json.dumps(answer.records.public(), ensure_ascii=False) if answer.records else None,
+        # Which model answered and why (kotae.answer.routing), and its estimated USD (kotae.ops.costs).
+        "route": answer.route,
+        "route_reason": answer.route_reason,
+        "cost_usd": answer.cost_usd,
     }
 
 
 def feedback_record(
-    answer_id: str, value: Literal["up", "down"], *, user_id: str | None = None, now: datetime | None = None
+    answer_id: str,
+    value: Literal["up", "down"],
+    *,
+    user_id: str | None = None,
+    reason: str | None = None,
+    comment: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
+    """One 👍/👎; a 👎 may carry the reason chosen in Slack (wrong, outdated, not_found, other)
+    and the person's comment."""
     return {
         "answer_id": answer_id,
         "time": (now or datetime.now(UTC)).isoformat(),
         "user_id": user_id,
         "feedback": value,
+        "reason": reason,
+        "comment": comment,
     }
 
 

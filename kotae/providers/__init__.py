@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kotae.providers.base import Embedder, Generator, Store
+from kotae.providers.base import Embedder, Generator, Reranker, Store
 from kotae.providers.registry import Registry
 from kotae.settings import Settings
 
 EMBEDDERS: Registry[Embedder | None] = Registry("embedder", "embedder")
 STORES: Registry[Store] = Registry("store", "store")
 GENERATORS: Registry[Generator] = Registry("generator", "generator")
+RERANKERS: Registry[Reranker | None] = Registry("reranker", "reranker")
 
 
 def _bedrock_runtime(settings: Settings, pool: int) -> Any:
@@ -79,4 +80,21 @@ def _bedrock(settings: Settings) -> Generator:
     )
 
 
-__all__ = ["EMBEDDERS", "GENERATORS", "STORES", "Embedder", "Generator", "Store"]
+@RERANKERS.register("none")
+def _no_reranker(settings: Settings) -> None:
+    return None
+
+
+@RERANKERS.register("bedrock")
+def _bedrock_reranker(settings: Settings) -> Reranker:
+    from kotae.aws import client
+    from kotae.providers.rerankers import BedrockReranker
+
+    # AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME redirects this client (tests, VPC endpoints).
+    agent_runtime = client("bedrock-agent-runtime", settings.aws_region, max_attempts=3, max_pool=4)
+    return BedrockReranker(
+        agent_runtime, model_id=settings.rerank_model_id, region=settings.require("aws_region")
+    )
+
+
+__all__ = ["EMBEDDERS", "GENERATORS", "RERANKERS", "STORES", "Embedder", "Generator", "Reranker", "Store"]

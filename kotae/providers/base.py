@@ -1,4 +1,4 @@
-"""The three provider interfaces the core depends on. Adapters implement them; tests fake them.
+"""The provider interfaces the core depends on. Adapters implement them; tests fake them.
 
 A store also implements two capabilities as small protocols, so that callers (the CLI, the ingest
 Lambda) use them without knowing which store they hold: :class:`IndexBootstrap` (create or check
@@ -193,6 +193,17 @@ class Generator(Protocol):
         ...
 
 
+class Reranker(Protocol):
+    """Scores texts for their relevance to a query with a model that reads both together."""
+
+    model_id: str
+
+    def rerank(self, query: str, texts: Sequence[str]) -> list[tuple[int, float]]:
+        """``(index into texts, relevance score)`` for every text, the most relevant first.
+        Raises a ProviderError when the model cannot be reached (after retries)."""
+        ...
+
+
 @runtime_checkable
 class ToolUsing(Protocol):
     """A generator that can call tools while it answers (Claude through Converse tool use).
@@ -219,3 +230,4 @@ class GenerationContext:
     question: str
     lang: str
     evidence: Sequence[tuple[str, Document, float]] = ()  # (source id, document, relevance)
+    max_tokens: int | None = None  # a smaller output budget than the generator's own (condensing)

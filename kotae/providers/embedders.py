@@ -59,14 +59,19 @@ class TitanEmbedder:
         self.normalize = normalize
         self.concurrency = concurrency
 
-    def _one(self, text: str) -> Vector:
-        from kotae.aws import translate
-
-        body = {
+    def body(self, text: str) -> dict[str, Any]:
+        """The InvokeModel request body for one text; batch inference jobs send the same body
+        as each record's modelInput, so both paths embed exactly the same input."""
+        return {
             "inputText": truncate_for_titan(text) or " ",
             "dimensions": self.dimensions,
             "normalize": self.normalize,
         }
+
+    def _one(self, text: str) -> Vector:
+        from kotae.aws import translate
+
+        body = self.body(text)
         try:
             response = self._client.invoke_model(
                 modelId=self.model_id,

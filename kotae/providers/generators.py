@@ -114,8 +114,14 @@ class BedrockGenerator:
     ) -> Generation:
         from kotae.aws import translate
 
+        request = self._request(system, messages_)
+        if context.max_tokens is not None:
+            request["inferenceConfig"] = {
+                **self._inference,
+                "maxTokens": min(context.max_tokens, self._inference["maxTokens"]),
+            }
         try:
-            response = self._client.converse(**self._request(system, messages_))
+            response = self._client.converse(**request)
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, f"generating with {self.model_id}") from exc
         content = response.get("output", {}).get("message", {}).get("content", [])

@@ -29,6 +29,8 @@ from typing import Any, Literal
 
 from opensearchpy import OpenSearch, RequestError
 
+from kotae.providers import opensearch_lexical as lexical
+
 JapaneseAnalysis = Literal["kuromoji", "cjk_bigram"]
 KUROMOJI: JapaneseAnalysis = "kuromoji"
 CJK_BIGRAM: JapaneseAnalysis = "cjk_bigram"
@@ -154,7 +156,9 @@ def create_index(client: OpenSearch, name: str, body: dict[str, Any]) -> Japanes
 
 def report(index: str, mappings: dict[str, Any]) -> JapaneseAnalysis:
     """The Japanese analysis of an existing index, logged when it is the CJK bigram fallback (at
-    each ensure_index, so a deployment that fell back keeps saying so until it is reindexed)."""
+    each ensure_index, so a deployment that fell back keeps saying so until it is reindexed), and
+    a warning when the index predates the lexical subfields (opensearch_lexical.report)."""
+    lexical.report(index, mappings)
     used = japanese_analysis(mappings)
     if used == CJK_BIGRAM:
         log.warning(

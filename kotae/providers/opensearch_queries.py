@@ -22,6 +22,7 @@ from kotae.providers.base import ItemState
 from kotae.providers.opensearch_analysis import KUROMOJI, with_meta
 from kotae.providers.opensearch_client import error_summary
 from kotae.providers.opensearch_copies import WRITE_FIELD, current
+from kotae.providers.opensearch_lexical import fill_analysis
 from kotae.text import tokenize
 from kotae.versions import is_older
 
@@ -30,8 +31,6 @@ VECTOR_FIELD = "vector"
 # analyzers rank lexical matches, this field gives the chunk frequencies of kotae's terms that the
 # answer layer's relevance needs (term_frequencies_query), the same terms SQLite counts.
 TOKENS_FIELD = "tokens"
-# Title words say more about a chunk than body words; sub-fields add the language analyzers.
-SEARCH_FIELDS = ["title^2", "title.ja^2", "title.en^2", "text", "text.ja", "text.en"]
 SOURCE_EXCLUDES = [VECTOR_FIELD, TOKENS_FIELD]
 # The declarative part of the index body: analysis settings and the field mapping.
 INDEX_TEMPLATE = "opensearch_index.json"
@@ -85,9 +84,10 @@ def index_body(dimensions: int) -> dict[str, Any]:
     defaults), and the mapping is strict: a field the store does not know is a bug, refused
     instead of guessed at. The one dynamic part is ``facets``, whose subfields the
     ``kotae_facets`` template maps as keywords (why: opensearch_records). The mapping's ``_meta``
-    records the Japanese analysis (kuromoji here; opensearch_analysis for the fallback).
+    records the Japanese analysis (kuromoji here; opensearch_analysis for the fallback); the
+    lexical analyzers' word lists are generated (opensearch_lexical.fill_analysis).
     """
-    body: dict[str, Any] = json.loads(_index_template())
+    body: dict[str, Any] = fill_analysis(json.loads(_index_template()))
     vector = body["mappings"]["properties"][VECTOR_FIELD]
     vector["dimension"] = dimensions
     vector["method"].update({"engine": VECTOR_ENGINE, "space_type": VECTOR_SPACE})
@@ -147,14 +147,6 @@ def visibility(filters: Filters) -> Clause:
     if filters.kinds is not None:
         clauses.append(terms("kind", filters.kinds))
     return {"bool": {"filter": clauses, "must_not": list(NOT_DELETED)}}
-
-
-def lexical_query(query: str, k: int, filters: Filters) -> SearchBody:
-    condition = visibility(filters)
-    condition["bool"]["must"] = [
-        {"multi_match": {"query": query, "fields": list(SEARCH_FIELDS), "type": "most_fields"}}
-    ]
-    return {"size": k, "query": condition, "_source": {"excludes": list(SOURCE_EXCLUDES)}}
 
 
 def knn_query(vector: Sequence[float], k: int, filters: Filters) -> SearchBody:

@@ -11,19 +11,17 @@ upserts, and a chunk without a new vector is a partial ``update`` keeping the st
 Serverless *vector search* collections only have server-generated ids (``_update/<id>`` and
 ``PUT _doc/<id>`` are for SEARCH collections), so with ``custom_ids=False`` a write re-indexes
 every chunk of the item without an id (re-sending stored vectors), then deletes the item's
-previous documents by their generated ids. Serverless has no refresh either: two writes of one
-item within its few seconds of search latency can leave the first one's documents behind, and the
-item's next write removes them. Until then reads serve only the documents of the item's newest
-write, checked without the scope filter (:mod:`.opensearch_copies`), so an old copy in another
-scope is never served.
+previous documents by their generated ids. Two writes of one item within Serverless's seconds of
+search latency can leave the first one's documents behind (the next write removes them); reads
+serve only the item's newest write (:mod:`.opensearch_copies`), checked across scopes.
 
-Error answers are repeated as their type and a redacted reason (``error_summary``): OpenSearch's
-mapper errors quote field values, which must not reach ingest logs.
+Errors are repeated as their type and a redacted reason (``error_summary``): mapper errors quote values.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -36,12 +34,12 @@ from kotae.errors import IndexMismatch, StoreError
 from kotae.models import Document, Filters
 from kotae.providers import opensearch_analysis as analysis
 from kotae.providers import opensearch_copies as copies
+from kotae.providers import opensearch_lexical as lexical
 from kotae.providers import opensearch_queries as q
 from kotae.providers.base import ItemState, ScoredDocument, Store, Vector, allows
 from kotae.providers.opensearch_client import client_from_settings, translated
 from kotae.providers.opensearch_records import RecordReads
 from kotae.settings import Settings
-from kotae.text import tokenize
 
 RETRYABLE_ITEM_STATUS = frozenset({429, 503})
 MAX_CHUNKS_PER_ITEM = 1000
@@ -97,15 +95,14 @@ class OpenSearchStore(RecordReads):
 
     def japanese_analysis(self) -> dict[str, analysis.JapaneseAnalysis]:
         """How each index behind the alias analyses Japanese: ``kuromoji`` or ``cjk_bigram``."""
-        return {
-            index: analysis.japanese_analysis(body["mappings"]) for index, body in self._mapping().items()
-        }
+        return {i: analysis.japanese_analysis(b["mappings"]) for i, b in self._mapping().items()}
 
     def swap_alias(self, new_index: str) -> None:
         """Point the alias at ``new_index`` with one atomic request: no moment without an index."""
         old = [name for name in self.current_indices() if name != new_index]
         with self._errors("move alias"):
             self.client.indices.update_aliases(body=q.alias_actions(self.alias, new_index, old))
+        self.__dict__.pop("_lexical_mode", None)  # the new index may have other fields
 
     def ensure_index(self, name: str | None = None) -> str:
         """Create ``<alias>-v1`` (or ``name``) and the alias if missing. For an existing index,
@@ -123,7 +120,7 @@ class OpenSearchStore(RecordReads):
             self.swap_alias(index)
             return index
         for index, body in self._mapping().items():
-            analysis.report(index, body["mappings"])  # logs a CJK bigram fallback
+            analysis.report(index, body["mappings"])  # logs a CJK bigram fallback, an older index
             stored = body["mappings"].get("properties", {}).get(q.VECTOR_FIELD, {}).get("dimension")
             if stored is not None and stored != self.dimensions:
                 raise IndexMismatch(
@@ -141,15 +138,10 @@ class OpenSearchStore(RecordReads):
         return f"{self.alias}-v{max(versions, default=0) + 1}"
 
     def reindex(
-        self,
-        dimensions: int,
-        fill: Callable[[Store], None],
-        *,
-        report: Callable[[str], None] | None = None,
+        self, dimensions: int, fill: Callable[[Store], None], *, report: Callable[[str], None] | None = None
     ) -> str:
-        """Build the next index, let ``fill`` write into it, then move the alias (zero downtime).
-        If ``fill`` raises, the alias stays where it was; the half-filled index is left for
-        inspection and the next reindex builds a newer one."""
+        """Build the next index, let ``fill`` write into it, then move the alias (zero downtime). If
+        ``fill`` raises, the alias stays; the half-filled index is left, the next reindex builds anew."""
         new_index = self.next_index_name()
         self.create_index(new_index, dimensions=dimensions)
         fill(self._on(new_index, dimensions))
@@ -293,7 +285,7 @@ class OpenSearchStore(RecordReads):
             return dict(self.client.indices.get_mapping(index=self.alias))
 
     def _search(
-        self, body: q.SearchBody, filters: Filters, what: str, score: Callable[[float], float] = float
+        self, body: Mapping[str, object], filters: Filters, what: str, score: Callable[[float], float] = float
     ) -> list[ScoredDocument]:
         hits = list(self._read(body, what)["hits"]["hits"])
         out, seen = [], set()
@@ -315,9 +307,16 @@ class OpenSearchStore(RecordReads):
         return copies.servable(hits, copies.newest_writes(response))
 
     def lexical_search(self, query: str, k: int, filters: Filters) -> list[ScoredDocument]:
-        if not tokenize(query):
-            return []
-        return self._search(q.lexical_query(query, k, filters), filters, "lexical search")
+        """The embedded store's ranking: two lists fused here (opensearch_lexical)."""
+        bodies = lexical.queries(query, k, q.visibility(filters), lambda: self._lexical_mode)
+        found = [self._search(b, filters, f"lexical search ({n})") if b else [] for n, b in bodies.items()]
+        return lexical.fused(found[0], found[1], k)
+
+    @functools.cached_property
+    def _lexical_mode(self) -> lexical.Mode:
+        """How the indices behind the alias take lexical queries (opensearch_lexical.mode), once."""
+        mappings = [b["mappings"] for b in self._mapping().values()]
+        return lexical.mode(mappings, lambda body: self._read(body, "lexical search (probe)"))
 
     def vector_search(self, vector: Vector, k: int, filters: Filters) -> list[ScoredDocument]:
         """The k nearest visible chunks, scored by cosine similarity (as the embedded store)."""

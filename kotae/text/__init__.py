@@ -1,10 +1,14 @@
 """Text handling shared by indexing and answering. Pure functions, one module per concern:
 
 - :mod:`kotae.text.language`: which language a text is in;
-- :mod:`kotae.text.tokenizers`: tokens for lexical search (MeCab or bigrams, stemming, stop words);
+- :mod:`kotae.text.tokenizers`: tokens for lexical search (MeCab lemmas of content words, or
+  bigrams; stemming, stop words);
+- :mod:`kotae.text.ngrams`: character bigrams of Japanese text, for the second lexical index;
+- :mod:`kotae.text.synonyms`: Japanese query expansion from Sudachi's synonym dictionary;
 - :mod:`kotae.text.chunking`: splitting documents into overlapping chunks.
 
-Word lists live in ``kotae/text/data`` as plain text files.
+Word lists and the synonym table live in ``kotae/text/data`` as plain text files (the synonym
+table with its NOTICE and LICENSE; :mod:`kotae.text.synonym_build` rebuilds it).
 """
 
 from __future__ import annotations

@@ -1,9 +1,17 @@
 """Tokens for lexical (BM25) search: the same function indexes documents and parses queries.
 
-Japanese is split into morphemes by MeCab (fugashi + unidic-lite, extra ``embedded``) and
-reduced to base forms without particles and auxiliaries; without the dictionary it falls back to
-character bigrams, which still match but rank worse. English is lower-cased, stop words dropped
-and stemmed with Snowball when available. The word lists are data files in ``kotae/text/data``.
+Japanese is split into morphemes by MeCab (fugashi + unidic-lite, extra ``embedded``). A token is
+the morpheme's UniDic *lemma* (わかる and 分かる, ごみ and 塵 are one token; a loanword's
+``-bus`` gloss is cut off), and only content words are kept: morphemes whose part of speech
+(pos1) is in ``ja_skip_pos.txt`` (particles, auxiliaries, symbols, pronouns, ...) are dropped,
+and so are the lemmas in ``ja_filler.txt``, words that phrase a question but carry no topic
+(為る, 教える, 場合, ...). Without the dictionary it falls back to character bigrams, which still
+match but rank worse. English is lower-cased, stop words dropped and stemmed with Snowball when
+available. The word lists are data files in ``kotae/text/data``.
+
+The contract others build on (:mod:`kotae.answer.relevance`, the store's term counts): the
+tokens of a text are a pure function of it, the same at index and at query time, and a token
+never contains whitespace.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ def _word_list(name: str) -> frozenset[str]:
 EN_STOPWORDS = _word_list("en_stopwords.txt")
 # Parts of speech that carry no meaning for retrieval (UniDic pos1).
 _JA_SKIP_POS = _word_list("ja_skip_pos.txt")
+# Content words that carry no topic (UniDic lemmas).
+_JA_FILLER = _word_list("ja_filler.txt")
 
 
 def normalize(text: str) -> str:
@@ -51,11 +61,20 @@ def _tagger() -> Callable[[str], list[str]] | None:
             feature = word.feature
             if getattr(feature, "pos1", None) in _JA_SKIP_POS:
                 continue
-            base = getattr(feature, "orthBase", None) or word.surface
-            out.append(base)
+            lemma = _lemma(feature, word.surface)
+            if lemma not in _JA_FILLER:
+                out.append(lemma)
         return out
 
     return tag
+
+
+def _lemma(feature: object, surface: str) -> str:
+    """The UniDic lemma without a loanword's gloss (バス-bus -> バス); the surface when the
+    dictionary has none (an unknown word)."""
+    lemma = getattr(feature, "lemma", None) or "*"
+    head = lemma.split("-", 1)[0] if lemma != "*" else ""
+    return head or surface
 
 
 @lru_cache(maxsize=1)

@@ -147,7 +147,7 @@ def test_mention_is_answered_once_in_the_thread_with_sources(bot) -> None:
     assert (
         "faq-en-003" in sources["text"]["text"] or "wiki.hoshizora.example/it/vpn" in sources["text"]["text"]
     )
-    assert blocks[-1]["type"] == "actions"
+    assert blocks[-1]["type"] == "context_actions"
 
 
 def test_retries_and_duplicate_deliveries_never_answer_twice(bot) -> None:
@@ -395,7 +395,7 @@ def test_answers_errors_and_feedback_are_counted_in_emf(bot, capsys) -> None:
     assert emf(capsys)["AnswerErrors"] == 1
 
 
-def test_feedback_clicks_are_recorded_against_the_answer(bot, tmp_path, capsys) -> None:
+def test_plain_feedback_buttons_of_older_answers_are_still_recorded(bot, tmp_path, capsys) -> None:
     import urllib.parse
 
     _slack, lam = bot
@@ -412,7 +412,7 @@ def test_feedback_clicks_are_recorded_against_the_answer(bot, tmp_path, capsys) 
         "actions": [
             {
                 "type": "button",
-                "action_id": "feedback_down",
+                "action_id": "feedback_up",
                 "block_id": "feedback:abc",
                 "value": "abc",
                 "action_ts": "1",
@@ -426,8 +426,8 @@ def test_feedback_clicks_are_recorded_against_the_answer(bot, tmp_path, capsys) 
     lam.wait()
     logs = list((tmp_path / "data" / "logs" / "feedback").glob("dt=*/feedback.jsonl"))
     [record] = [json.loads(line) for line in logs[0].read_text().splitlines()]
-    assert (record["answer_id"], record["feedback"], record["user_id"]) == ("abc", "down", "U2")
-    assert emf(capsys)["FeedbackDown"] == 1
+    assert (record["answer_id"], record["feedback"], record["user_id"]) == ("abc", "up", "U2")
+    assert emf(capsys)["FeedbackUp"] == 1
 
 
 def test_a_restricted_scope_never_appears_in_another_channels_answer(bot, monkeypatch, tmp_path) -> None:
@@ -588,28 +588,24 @@ def test_answers_stream_into_the_thread_and_end_with_sources_and_buttons(streami
         "T1",
     )
     [stop] = slack.called("chat.stopStream")
-    streamed = "".join(a["markdown_text"] for a in slack.called("chat.appendStream")) + stop.get(
-        "markdown_text", ""
-    )
-    assert "GlobalProtect" in streamed
+    assert "GlobalProtect" in slack.streamed_text()
     blocks = json.loads(stop["blocks"]) if isinstance(stop["blocks"], str) else stop["blocks"]
-    assert blocks[0]["text"]["text"].startswith("*Sources*") and blocks[-1]["type"] == "actions"
+    assert blocks[0]["text"]["text"].startswith("*Sources*") and blocks[-1]["type"] == "context_actions"
     assert slack.called("chat.postMessage") == []
 
 
 def test_a_refusal_is_streamed_as_the_not_found_message(streaming) -> None:
     slack, lam = streaming
     deliver(lam, mention("Who won the bowling tournament in 1987?", event_id="EvS2"))
-    [stop] = slack.called("chat.stopStream")
-    assert "couldn't find" in stop["markdown_text"]
+    assert len(slack.called("chat.stopStream")) == 1 and "couldn't find" in slack.streamed_text()
 
 
 def test_an_error_while_streaming_ends_the_stream_visibly(streaming) -> None:
     use_generator(FakeGenerator().enqueue(ProviderUnavailable("Bedrock is down")))
     slack, lam = streaming
     deliver(lam, mention("VPN?", event_id="EvS3"))
-    [stop] = slack.called("chat.stopStream")
-    assert "unavailable right now" in stop["markdown_text"] and "ref " in stop["markdown_text"]
+    assert len(slack.called("chat.stopStream")) == 1
+    assert "unavailable right now" in slack.streamed_text() and "ref " in slack.streamed_text()
 
 
 def test_where_streaming_is_refused_the_answer_is_posted_then_updated(streaming) -> None:

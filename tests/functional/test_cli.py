@@ -177,4 +177,4 @@ def test_slack_socket_mode_starts_the_same_app(run, monkeypatch) -> None:
     code, out, _ = run("slack")
     assert code == 0 and "Socket Mode" in out
     # mention, messages, two feedback buttons, /kotae, assistant thread start
-    assert len(started) == 1 and len(started[0]._listeners) == 6
+    assert len(started) == 1 and len(started[0]._listeners) == 9

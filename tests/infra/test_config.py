@@ -193,6 +193,9 @@ def test_glue_columns_match_the_answer_log_records() -> None:
         model_id="m",
         usage=Usage(input_tokens=10, output_tokens=5),
         timings_ms={"retrieve": 1.5, "generate": 20.0},
+        route="light",
+        route_reason="1 short source (20 chars), short question and thread",
+        cost_usd=0.000035,
     )
     now = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
     records = {

@@ -75,10 +75,13 @@ def test_no_wildcard_actions_in_any_policy(s: Synth) -> None:
 
 def test_only_list_streams_has_a_resource_wildcard(s: Synth) -> None:
     # Table.grant_stream_read (used by the DynamoDB event source) allows dynamodb:ListStreams on
-    # "*": a read-only list call. Nothing else may name every resource.
+    # "*": a read-only list call; so does bedrock:ListModelInvocationJobs (the batch operator
+    # policy), which has no resource-level permissions. Nothing else may name every resource.
     for name, st in statements(s.data):
         if "*" in as_list(st["Resource"]):
-            assert as_list(st["Action"]) == ["dynamodb:ListStreams"], name
+            assert as_list(st["Action"]) in (["dynamodb:ListStreams"], ["bedrock:ListModelInvocationJobs"]), (
+                name
+            )
 
 
 def test_bot_bedrock_access_is_exactly_the_configured_models(s: Synth) -> None:
@@ -125,8 +128,10 @@ def test_bot_role_scopes(s: Synth) -> None:
     assert s.props(s.stack.bot.function)["FunctionName"] == "kotae-bot"
     prompts, dedupe = f"<{s.id(s.stack.data.prompts)}.Arn>", f"<{s.id(s.stack.data.dedupe)}.Arn>"
     assert sorted(by_action["dynamodb:GetItem"]) == sorted([prompts, dedupe])
-    for write in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
+    for write in ("dynamodb:PutItem", "dynamodb:DeleteItem"):
         assert by_action[write] == [dedupe]  # the prompt table is read-only to the bot
+    budgets = f"<{s.id(s.stack.data.budgets)}.Arn>"  # budget counters (tests/infra/test_budget_table.py)
+    assert sorted(by_action["dynamodb:UpdateItem"]) == sorted([dedupe, budgets])
     assert f"<{s.id(s.stack.data.knowledge)}.Arn>" not in {r for rs in by_action.values() for r in rs}
     assert by_action["logs:PutLogEvents"] == [f"<{s.id(s.stack.bot.log_group)}.Arn>"]
 
@@ -227,7 +232,9 @@ def test_answer_log_bucket_access_is_logged_to_a_private_bucket(s: Synth) -> Non
         {"Id": "access-log-age", "ExpirationInDays": 365, "Status": "Enabled"}
     ]
     assert s.resources[s.id(access)]["DeletionPolicy"] == "Retain"
-    deny, delivery = bucket_policy(s, access)
+    # The batch inference bucket (kotae_infra/batch.py) logs here too, under batch/.
+    deny, delivery, batch_delivery = bucket_policy(s, access)
+    assert render(batch_delivery["Resource"]) == f"<{s.id(access)}.Arn>/batch/*"
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     # Only the S3 logging service may write, only under the prefix, only for the answer-log bucket.
     assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
@@ -291,24 +298,24 @@ def test_serverless_collection_and_policies(s: Synth) -> None:
     (access,) = s.of_type("AWS::OpenSearchServerless::AccessPolicy").values()
     reader, writer = json.loads(render(access["Policy"]))
     bot, ingest = (s.id(f.function.role) for f in (s.stack.bot, s.stack.ingest))
-    collection_rule = {
-        "ResourceType": "collection",
-        "Resource": ["collection/kotae-knowledge"],
-        "Permission": ["aoss:DescribeCollectionItems"],
-    }
-    # Only ingest writes the index: the bot's role can read documents and nothing else.
+    # Only ingest writes the index: the bot's role can read documents and nothing else, and it
+    # touches no alias (its searches go through the alias, an index-level operation).
     assert reader["Principal"] == [f"<{bot}.Arn>"]
     assert reader["Rules"] == [
-        collection_rule,
         {
             "ResourceType": "index",
             "Resource": ["index/kotae-knowledge/*"],
             "Permission": ["aoss:DescribeIndex", "aoss:ReadDocument"],
         },
     ]
+    # Ingest creates <alias>-v1 and the alias at its first cold start (POST _aliases, add only).
     assert writer["Principal"] == [f"<{ingest}.Arn>"]
     assert writer["Rules"] == [
-        collection_rule,
+        {
+            "ResourceType": "collection",
+            "Resource": ["collection/kotae-knowledge"],
+            "Permission": ["aoss:DescribeCollectionItems", "aoss:CreateCollectionItems"],
+        },
         {
             "ResourceType": "index",
             "Resource": ["index/kotae-knowledge/*"],
@@ -325,6 +332,7 @@ def test_serverless_collection_and_policies(s: Synth) -> None:
     assert not {"aoss:CreateIndex", "aoss:UpdateIndex", "aoss:WriteDocument", "aoss:DeleteIndex"} & {
         p for r in bot_rules for p in r["Permission"]
     }
+    assert all(r["ResourceType"] == "index" for r in bot_rules)
 
 
 # --- functions ------------------------------------------------------------------------------
@@ -411,8 +419,18 @@ ANSWER_COLUMNS = {
     "latency_ms": "map<string,double>",
     "total_ms": "double",
     "records": "string",
+    "route": "string",
+    "route_reason": "string",
+    "cost_usd": "double",
 }
-FEEDBACK_COLUMNS = {"answer_id": "string", "time": "string", "user_id": "string", "feedback": "string"}
+FEEDBACK_COLUMNS = {
+    "answer_id": "string",
+    "time": "string",
+    "user_id": "string",
+    "feedback": "string",
+    "reason": "string",
+    "comment": "string",
+}
 
 
 @pytest.mark.parametrize(("name", "columns"), [("answers", ANSWER_COLUMNS), ("feedback", FEEDBACK_COLUMNS)])

@@ -142,6 +142,12 @@ def split(text: str, cuts: list[int]) -> list[str]:
     return [text[a:b] for a, b in itertools.pairwise(points) if b > a]
 
 
+def stream_text(args: dict[str, Any]) -> str:
+    """The text one stream call shows: its markdown_text, or its markdown_text chunks."""
+    chunks = [c["text"] for c in args.get("chunks", []) if c["type"] == "markdown_text"]
+    return args.get("markdown_text", "") + "".join(chunks)
+
+
 def streamed(chunks: list[str], final: Answer) -> tuple[str, list[dict[str, Any]]]:
     """What a stream sends: the appended and final markdown, and the stop's blocks."""
     slack = FakeSlackClient()
@@ -150,7 +156,7 @@ def streamed(chunks: list[str], final: Answer) -> tuple[str, list[dict[str, Any]
     for chunk in chunks:
         responder.append(chunk)
     responder.finish(final, "a1")
-    sent = [args.get("markdown_text", "") for m, args in slack.calls if m != "chat_startStream"]
+    sent = [stream_text(args) for m, args in slack.calls if m != "chat_startStream"]
     return "".join(sent), slack.calls[-1][1]["blocks"]
 
 
@@ -243,8 +249,8 @@ def test_failure_replies_are_defused_too(fail) -> None:
     slack = FakeSlackClient()
     fail(slack).fail("Sorry <!channel> @here see https://evil.example (ref abc)")
     reply = slack.calls[-1][1]
-    text = reply.get("text") or reply["markdown_text"]
-    assert live(text, markdown="markdown_text" in reply) == [] and "(ref abc)" in text
+    text = reply.get("text") or stream_text(reply)
+    assert live(text, markdown="text" not in reply) == [] and "(ref abc)" in text
 
 
 HOSTILE_ANSWER = (
@@ -262,9 +268,7 @@ def test_through_bolt_a_streamed_hostile_answer_is_defused(streaming) -> None:  
     deliver(lam, mention("How do I connect to the VPN from home?", event_id="EvH1"))
     # THEN nothing streamed is live, and the stop's footer links the cited source
     [stop] = slack.called("chat.stopStream")
-    text = "".join(a["markdown_text"] for a in slack.called("chat.appendStream")) + stop.get(
-        "markdown_text", ""
-    )
+    text = slack.streamed_text()
     assert "GlobalProtect" in text and live(text, markdown=True) == []
     blocks = json.loads(stop["blocks"]) if isinstance(stop["blocks"], str) else stop["blocks"]
     assert f"<{WIKI}|" in json.dumps(blocks)

@@ -24,7 +24,7 @@ from kotae.providers.base import Store
 from kotae.providers.opensearch_client import redacted
 from kotae.providers.opensearch_store import OpenSearchStore
 from kotae.providers.sqlite_store import SQLiteStore
-from kotae.providers.sqlite_store import store as sqlite_module
+from kotae.providers.sqlite_store import lexical as lexical_module
 from tests.conftest import PROMPTS
 from tests.fakes import FakeEmbedder
 from tests.fakes import make_doc as doc
@@ -214,7 +214,7 @@ def test_a_closed_connection_is_a_store_error(store: SQLiteStore) -> None:
 
 def test_an_unknown_word_does_not_wipe_out_lexical_results(store: SQLiteStore, monkeypatch) -> None:
     # GIVEN a store "large" for the postings budget: its one query word is in more chunks than that
-    monkeypatch.setattr(sqlite_module, "MAX_POSTINGS", 5)
+    monkeypatch.setattr(lexical_module, "MAX_POSTINGS", 5)
     for i in range(10):
         store.write(f"k{i}", [doc(f"k{i}", text=f"shipping policy {i}")], {})
     # WHEN a query adds a word no chunk holds

@@ -3,7 +3,8 @@
 Search and count bodies are checked first against the documented shapes (:mod:`.opensearch_shapes`),
 so only the query kinds the stand-in evaluates get here: bool (filter/must/must_not/should with
 ``minimum_should_match``), term, terms, range (gt/gte/lt/lte; dates compared as instants), prefix,
-exists, match_all, multi_match, knn with a filter; and the aggregations of :mod:`.opensearch_aggs`.
+exists, match_all, multi_match, combined_fields and match_phrase (BM25, :mod:`.opensearch_text`),
+knn with a filter; and the aggregations of :mod:`.opensearch_aggs`.
 Fields are looked up through the mapping (:mod:`.opensearch_mapping`): dotted paths into objects,
 keywords over ``ignore_above`` and malformed dates not indexed, unmapped fields matching nothing.
 ``hits.total`` follows ``track_total_hits`` (exact up to 10,000 by default, then a ``gte`` lower
@@ -27,6 +28,7 @@ from kotae.text import tokenize
 from tests.standins import opensearch_aggs as aggs
 from tests.standins import opensearch_knn as knn_scores
 from tests.standins import opensearch_shapes as shapes
+from tests.standins import opensearch_text as full_text
 from tests.standins.opensearch_errors import ApiError, index_not_found
 from tests.standins.opensearch_mapping import Mapping, epoch_millis
 
@@ -44,6 +46,7 @@ class Index:
     settings: dict[str, Any]
     mapping: Mapping
     docs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    text: Any = field(default=None, repr=False, compare=False)  # full-text statistics (a request's)
 
     @property
     def mappings(self) -> dict[str, Any]:
@@ -85,11 +88,13 @@ class Index:
     def count(self, body: dict[str, Any]) -> int:
         shapes.check_count(body)
         query = body.get("query", {"match_all": {}})
+        self.text = full_text.TextFields(self)  # statistics of this request, computed once
         return sum(1 for src in self.docs.values() if self.score(query, src) is not None)
 
     def search(self, body: dict[str, Any]) -> dict[str, Any]:
         shapes.check_search(body)
         query = body.get("query", {"match_all": {}})
+        self.text = full_text.TextFields(self)
         scored = [(i, s) for i, src in self.docs.items() if (s := self.score(query, src)) is not None]
         scored.sort(key=lambda x: -x[1])
         if "knn" in query:
@@ -179,6 +184,8 @@ class Index:
             return 0.0 if self.indexed(spec["field"], src) else None
         if kind == "bool":
             return self._bool(spec, src)
+        if kind in ("combined_fields", "match_phrase"):
+            return getattr(full_text, kind)(self.text, spec, src)
         if kind == "multi_match":
             words = set(tokenize(str(spec["query"])))
             fields = [spec["fields"]] if isinstance(spec["fields"], str) else spec["fields"]

@@ -180,8 +180,8 @@ def _terms_query(value: Any, path: str) -> None:
 
 MULTI_MATCH_UNMODELLED = [
     "analyzer", "auto_generate_synonyms_phrase_query", "cutoff_frequency", "fuzziness", "fuzzy_rewrite",
-    "fuzzy_transpositions", "lenient", "max_expansions", "minimum_should_match", "operator",
-    "prefix_length", "slop", "tie_breaker", "zero_terms_query",
+    "fuzzy_transpositions", "lenient", "max_expansions", "minimum_should_match",
+    "prefix_length", "slop", "zero_terms_query",
 ]
 QUERY_KINDS: dict[str, Shape] = {
     "bool": obj(
@@ -197,9 +197,22 @@ QUERY_KINDS: dict[str, Shape] = {
     "match_all": obj(BASE),
     "multi_match": obj(
         {**BASE, "query": FIELD_VALUE, "fields": FIELDS,
-         "type": enum("best_fields", "bool_prefix", "cross_fields", "most_fields", "phrase", "phrase_prefix")},
+         "type": enum("best_fields", "bool_prefix", "cross_fields", "most_fields", "phrase", "phrase_prefix"),
+         "operator": enum("and", "or", "AND", "OR"), "tie_breaker": NUMBER},
         required=["query"],
         unmodelled=MULTI_MATCH_UNMODELLED,
+    ),
+    # CombinedFieldsQueryBuilder (OpenSearch 3.2+) parses these keys only (no zero_terms_query or
+    # auto_generate_synonyms_phrase_query, unlike Elasticsearch's); fields are ``name^boost``.
+    "combined_fields": obj(
+        {**BASE, "query": STRING, "fields": list_of(STRING), "operator": enum("and", "or", "AND", "OR"),
+         "minimum_should_match": kind(int, str)},
+        required=["query", "fields"],
+    ),
+    "match_phrase": map_of(
+        one_of(STRING, obj({**BASE, "query": STRING, "slop": INTEGER}, required=["query"],
+                           unmodelled=["analyzer", "zero_terms_query"])),
+        at_most_one=True,
     ),
     "knn": map_of(
         obj(

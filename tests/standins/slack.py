@@ -20,19 +20,66 @@ class SlackAPI:
     counter: int = 0
     replies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # thread ts -> messages
     refuse: set[str] = field(default_factory=set)  # methods that answer ok=false, error "not_allowed"
+    # Like a workspace or client without Slack's AI-app blocks: calls with stream chunks (or a
+    # task_display_mode) answer "invalid_arguments"; blocks of these types, "invalid_blocks".
+    refuse_chunks: bool = False
+    refuse_blocks: set[str] = field(default_factory=set)
     bot_user_id: str = "UBOT"  # who auth.test says the token is (Bolt puts it in the context)
     bot_id: str = "BKOTAE"
 
     def called(self, method: str) -> list[dict[str, Any]]:
         return [args for name, args in self.calls if name == method]
 
+    def streamed_text(self) -> str:
+        """The text of the stream calls, as plain ``markdown_text`` or as markdown_text chunks."""
+        parts = []
+        for name, args in self.calls:
+            if name in STREAM_METHODS:
+                parts.append(args.get("markdown_text") or "")
+                parts += [c["text"] for c in _listed(args.get("chunks")) if c["type"] == "markdown_text"]
+        return "".join(parts)
+
+    def chunks(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Every chunk the stream calls carried, in order (only those of this type, if given)."""
+        sent = [c for name, args in self.calls if name in STREAM_METHODS for c in _listed(args.get("chunks"))]
+        return [c for c in sent if kind is None or c["type"] == kind]
+
+    def error(self, method: str, args: dict[str, Any]) -> str | None:
+        """Why Slack would refuse this call, if it would."""
+        if method in self.refuse:
+            return "not_allowed"
+        if {b.get("type") for b in _listed(args.get("blocks"))} & self.refuse_blocks:
+            return "invalid_blocks"
+        chunks = _listed(args.get("chunks"))
+        if (chunks and method not in STREAM_METHODS) or any(c.get("type") not in CHUNK_TYPES for c in chunks):
+            return "invalid_chunks"
+        if self.refuse_chunks and ("chunks" in args or "task_display_mode" in args):
+            return "invalid_arguments"
+        return None
+
     def answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         """The method's own fields of a successful response."""
+        if method == "views.open":
+            view = _listed([args.get("view")])[0]
+            return {"view": {**view, "id": f"V{self.counter:04d}"}}
         if method == "auth.test":
             return {"user_id": self.bot_user_id, "bot_id": self.bot_id, "team_id": "T1"}
         if method == "conversations.replies":
             return replies_page(self.replies.get(args.get("ts", ""), []), args)
         return {}
+
+
+STREAM_METHODS = {"chat.startStream", "chat.appendStream", "chat.stopStream"}
+CHUNK_TYPES = {"markdown_text", "task_update", "plan_update", "blocks"}
+
+
+def _listed(value: Any) -> list[dict[str, Any]]:
+    """A JSON argument as sent: a list (JSON bodies) or its text (form-encoded bodies)."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    if isinstance(value, dict):
+        return [value]
+    return [v if isinstance(v, dict) else json.loads(v) for v in value or [] if v is not None]
 
 
 def _flag(value: Any) -> bool:
@@ -95,8 +142,8 @@ def slack_api() -> Iterator[SlackAPI]:
             body = {"ok": ok, "ts": f"1700000000.{state.counter:06d}", "channel": args.get("channel")}
             if not ok:
                 body["error"] = "invalid_auth"
-            elif method in state.refuse:
-                body.update(ok=False, error="not_allowed")
+            elif error := state.error(method, args):
+                body.update(ok=False, error=error)
             else:
                 body.update(state.answer(method, args))
             payload = json.dumps(body).encode()

@@ -28,6 +28,9 @@ def answer() -> Answer:
         hits=[SearchHit(document=doc, score=1.0, relevance=0.8)],
         usage=Usage(input_tokens=300, output_tokens=40),
         timings_ms={"retrieve": 12.5, "generate": 800.0},
+        route="light",
+        route_reason="1 short source (4 chars), short question and thread",
+        cost_usd=0.0005,
     )
 
 
@@ -54,6 +57,9 @@ def test_answer_record_carries_the_trace() -> None:
         "latency_ms": {"retrieve": 12.5, "generate": 800.0},
         "total_ms": 812.5,
         "records": None,
+        "route": "light",
+        "route_reason": "1 short source (4 chars), short question and thread",
+        "cost_usd": 0.0005,
     }
 
 
@@ -61,15 +67,19 @@ def test_local_sink_appends_jsonl_per_day(tmp_path) -> None:
     sink = LocalSink(tmp_path)
     sink.write("answers", answer_record(answer(), answer_id="a1", outcome="answered", now=NOW))
     sink.write("answers", answer_record(answer(), answer_id="a2", outcome="answered", now=NOW))
-    sink.write("feedback", feedback_record("a1", "up", user_id="U", now=NOW))
+    sink.write(
+        "feedback", feedback_record("a1", "down", user_id="U", reason="outdated", comment="moved", now=NOW)
+    )
     lines = (tmp_path / "answers" / "dt=2026-11-21" / "answers.jsonl").read_text().splitlines()
     assert [json.loads(line)["answer_id"] for line in lines] == ["a1", "a2"]
     feedback = json.loads((tmp_path / "feedback" / "dt=2026-11-21" / "feedback.jsonl").read_text())
     assert feedback == {
         "answer_id": "a1",
-        "feedback": "up",
+        "feedback": "down",
         "time": "2026-11-21T09:30:00+00:00",
         "user_id": "U",
+        "reason": "outdated",
+        "comment": "moved",
     }
 
 

@@ -22,10 +22,13 @@ TODAY = date.today()
 OLD = TODAY - timedelta(days=400)
 
 
-def log_answer(answer_id, user, channel, question, found, version, model, tokens, timings, day=TODAY):
+def log_answer(
+    answer_id, user, channel, question, found, version, model, tokens, timings, day=TODAY, route=None, cost=None
+):
     answer = Answer(
         question=question, text="t", found=found, prompt_task="answer", prompt_version=version,
         model_id=model, usage=Usage(input_tokens=tokens[0], output_tokens=tokens[1]), timings_ms=timings,
+        route=route, route_reason=route and f"why {route}", cost_usd=cost,
     )  # fmt: skip
     now = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=len(answer_id))
     return answer_record(
@@ -43,6 +46,17 @@ ANSWERS = [
     log_answer("a5", "U3", "C3", "cafeteria?", False, "v2", "some-unpriced-model", (10, 10), {"retrieve": 5.0}),
     log_answer("a9", "U9", "C9", "ancient?", False, "v1", "extractive", (0, 0), {"retrieve": 1.0}, day=OLD),
 ]  # fmt: skip
+ROUTED = [  # a second database: answers routed between a light and a strong model
+    # Routed answers: the light Haiku 4.5 twice, the strong Sonnet 4.5 once, through jp. profiles
+    log_answer("r1", "U4", "C4", "Wi-Fi?", True, "v1", "jp.anthropic.claude-haiku-4-5-20251001-v1:0",
+               (300, 40), {"retrieve": 5.0}, route="light", cost=0.0005),
+    log_answer("r2", "U4", "C4", "Printer?", True, "v1", "jp.anthropic.claude-haiku-4-5-20251001-v1:0",
+               (500, 60), {"retrieve": 5.0}, route="light", cost=0.0008),
+    log_answer("r3", "U4", "C4", "Incidents?", True, "v1", "jp.anthropic.claude-sonnet-4-5-20250929-v1:0",
+               (3000, 200), {"retrieve": 5.0}, route="strong", cost=0.012),
+    log_answer("r4", "U4", "C5", "Oncall?", True, "v1", "jp.anthropic.claude-haiku-4-5-20251001-v1:0",
+               (1000, 100), {"retrieve": 5.0}, route="pinned", cost=0.0015),
+]  # fmt: skip
 CLICK = datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC)
 FEEDBACK = [
     feedback_record("a1", "up", user_id="U1", now=CLICK + timedelta(minutes=1)),
@@ -55,37 +69,20 @@ FEEDBACK = [
 @pytest.fixture(scope="module")
 def athena():
     con = duckdb.connect()
-    con.execute("CREATE SCHEMA kotae_logs")
-    con.execute(
-        'CREATE TABLE kotae_logs.answers (answer_id VARCHAR, "time" VARCHAR, team_id VARCHAR, channel_id VARCHAR,'
-        " user_id VARCHAR, question VARCHAR, found BOOLEAN, outcome VARCHAR,"
-        ' retrieved STRUCT("key" VARCHAR, chunk_id VARCHAR, score DOUBLE, relevance DOUBLE)[], cited VARCHAR[],'
-        " prompt_task VARCHAR, prompt_version VARCHAR, model_id VARCHAR, input_tokens INTEGER,"
-        " output_tokens INTEGER, latency_ms MAP(VARCHAR, DOUBLE), total_ms DOUBLE, dt VARCHAR)"
-    )
+    for schema, answers in (("kotae_logs", ANSWERS), ("routed_logs", ROUTED)):
+        _answers_table(con, schema, answers)
     con.execute(
         'CREATE TABLE kotae_logs.feedback (answer_id VARCHAR, "time" VARCHAR, user_id VARCHAR, feedback VARCHAR,'
         " dt VARCHAR)"
     )
-    for r in ANSWERS:  # the records exactly as the bot writes them, one per S3 object
-        con.execute(
-            "INSERT INTO kotae_logs.answers VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, [], ?, ?, ?, ?, ?, ?, MAP(?::VARCHAR[], ?::DOUBLE[]), ?, ?)",
-            [
-                r["answer_id"], r["time"], r["team_id"], r["channel_id"], r["user_id"], r["question"],
-                r["found"], r["outcome"], r["cited"], r["prompt_task"], r["prompt_version"], r["model_id"],
-                r["input_tokens"], r["output_tokens"], list(r["latency_ms"]), list(r["latency_ms"].values()),
-                r["total_ms"], r["time"][:10],
-            ],
-        )  # fmt: skip
     for record in FEEDBACK:
         con.execute(
             "INSERT INTO kotae_logs.feedback VALUES (?, ?, ?, ?, ?)",
             [record["answer_id"], record["time"], record["user_id"], record["feedback"], record["time"][:10]],
         )
 
-    def run(name: str) -> list[dict]:
-        sql = sqlglot.transpile(render(name), read="trino", write="duckdb")[0]
+    def run(name: str, database: str = "kotae_logs") -> list[dict]:
+        sql = sqlglot.transpile(render(name, database=database), read="trino", write="duckdb")[0]
         sql = sql.replace(
             "CROSS JOIN UNNEST(latency_ms) AS t(stage, ms)",
             "CROSS JOIN (SELECT unnest(map_keys(latency_ms)) AS stage, unnest(map_values(latency_ms)) AS ms) AS t",
@@ -95,6 +92,30 @@ def athena():
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     return run
+
+
+def _answers_table(con, schema: str, answers: list[dict]) -> None:
+    """The answers table with the Glue columns, holding the records exactly as the bot writes them."""
+    con.execute(f"CREATE SCHEMA {schema}")
+    con.execute(
+        f'CREATE TABLE {schema}.answers (answer_id VARCHAR, "time" VARCHAR, team_id VARCHAR, channel_id VARCHAR,'
+        " user_id VARCHAR, question VARCHAR, found BOOLEAN, outcome VARCHAR,"
+        ' retrieved STRUCT("key" VARCHAR, chunk_id VARCHAR, score DOUBLE, relevance DOUBLE)[], cited VARCHAR[],'
+        " prompt_task VARCHAR, prompt_version VARCHAR, model_id VARCHAR, input_tokens INTEGER,"
+        " output_tokens INTEGER, latency_ms MAP(VARCHAR, DOUBLE), total_ms DOUBLE, records VARCHAR,"
+        " route VARCHAR, route_reason VARCHAR, cost_usd DOUBLE, dt VARCHAR)"
+    )
+    for r in answers:  # one per S3 object
+        con.execute(
+            f"INSERT INTO {schema}.answers VALUES"
+            " (?, ?, ?, ?, ?, ?, ?, ?, [], ?, ?, ?, ?, ?, ?, MAP(?::VARCHAR[], ?::DOUBLE[]), ?, ?, ?, ?, ?, ?)",
+            [
+                r["answer_id"], r["time"], r["team_id"], r["channel_id"], r["user_id"], r["question"],
+                r["found"], r["outcome"], r["cited"], r["prompt_task"], r["prompt_version"], r["model_id"],
+                r["input_tokens"], r["output_tokens"], list(r["latency_ms"]), list(r["latency_ms"].values()),
+                r["total_ms"], r["records"], r["route"], r["route_reason"], r["cost_usd"], r["time"][:10],
+            ],
+        )  # fmt: skip
 
 
 def test_every_query_is_valid_trino_sql() -> None:
@@ -143,6 +164,22 @@ def test_token_cost_per_answer(athena) -> None:
     # (2000 × 0.003 + 200 × 0.015) / 1000 = 0.009
     assert rows["anthropic.claude-sonnet-4-20250514-v1:0"]["usd_per_answer"] == 0.009
     assert rows["extractive"]["usd"] == 0.0 and rows["some-unpriced-model"]["usd"] is None
+    # answers logged before routing have no route: they are 'none'
+    assert {r["route"] for r in rows.values()} == {"none"}
+
+
+def test_token_cost_splits_by_model_and_route(athena) -> None:
+    # GIVEN answers routed light, strong and pinned (one pinned to the light model's profile)
+    rows = {(r["model"], r["route"]): r for r in athena("token_cost_per_answer", database="routed_logs")}
+    haiku, sonnet = "anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic.claude-sonnet-4-5-20250929-v1:0"
+    # THEN each model and route is its own row, the jp. prefix removed before the price lookup
+    assert set(rows) == {(haiku, "light"), (sonnet, "strong"), (haiku, "pinned")}
+    light = rows[(haiku, "light")]
+    # (800 × 0.001 + 100 × 0.005) / 1000 = 0.0013 for two answers, 0.00065 each
+    assert (light["answers"], light["input_tokens"], light["usd"], light["usd_per_answer"]) == (2, 800, 0.0013, 0.00065)
+    # (3000 × 0.003 + 200 × 0.015) / 1000 = 0.012, as the answer logged it
+    assert rows[(sonnet, "strong")]["usd"] == 0.012 and rows[(sonnet, "strong")]["logged_usd"] == 0.012
+    assert light["logged_usd"] == 0.0013 and rows[(haiku, "pinned")]["answers"] == 1
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import bot_ack
+from bench import bot_ack, ingest_scale
 from bench.machine import parse_cpuinfo, parse_meminfo
 from bench.report import parse_json_lines, render_machine, render_markdown, summarize
 from bench.specs import BENCHMARKS, Benchmark, Figure, Target
@@ -261,7 +261,7 @@ def test_parse_cpuinfo_and_meminfo() -> None:
 
 def test_project_specs_point_at_existing_scripts_with_the_issue_targets() -> None:
     # GIVEN the real benchmark list WHEN read THEN every script exists, quick or not
-    assert set(BENCHMARKS) == {"ack", "ingest", "search", "retrieval", "records"}
+    assert set(BENCHMARKS) == {"ack", "ingest", "ingest_scale", "search", "retrieval", "records", "batch-reindex"}
     for spec in BENCHMARKS.values():
         assert (ROOT / spec.command()[0]).is_file()
         assert spec.command(quick=True)[0] == spec.command()[0]
@@ -278,6 +278,9 @@ def test_project_specs_point_at_existing_scripts_with_the_issue_targets() -> Non
     assert BENCHMARKS["records"].command() == ["bench/record_queries.py", "--records", "200000", "--runs", "25"]
     # AND retrieval quality, being deterministic, is not repeated
     assert not BENCHMARKS["retrieval"].repeat
+    # AND issue 14 sets no target for ingest at scale: figures only, 1,000-record batches
+    assert not any(f.target for f in BENCHMARKS["ingest_scale"].figures)
+    assert BENCHMARKS["ingest_scale"].command()[:3] == ["bench/ingest_scale.py", "--records", "1000"]
 
 
 def ack_start(process_start_s: float, warm_ms: tuple[float, ...] = ()) -> dict:
@@ -369,3 +372,68 @@ def test_a_cold_ratio_over_1_15_misses_the_target() -> None:
     # THEN the ratio row fails and so does the benchmark's status
     assert "| Cold ratio: bot / bare Bolt (×) | 1.160 | 1.100–1.200 | ≤ 1.15 × | **FAIL** |" in text
     assert summary["benchmarks"][0]["status"] == "target missed" and summary["targets_missed"]
+
+
+def test_ingest_scale_line_counts_calls_with_and_without_retries() -> None:
+    # GIVEN 3 batches of 1,000 records taking 10, 20 and 12 s (embedding 8, 18, 9 s of it, one
+    # record lost), and 3,300 calls of which 300 throttled
+    batches = [ingest_scale.Batch(10.0, 8.0, 0), ingest_scale.Batch(20.0, 18.0, 1), ingest_scale.Batch(12.0, 9.0, 0)]
+    line = ingest_scale.summarize(16, 1000, batches, {"throttled": 300, "answered": 3000})
+    # THEN records/s is over the median batch (12 s), p95 of 3 batches is the slowest
+    assert line["records_per_s_median"] == 83.3
+    assert (line["batch_s_p50"], line["batch_s_p95"], line["embed_phase_s_p50"]) == (12.0, 20.0, 9.0)
+    assert line["failed_records"] == 1
+    # AND calls per record count the throttled attempts once and leave them out once
+    assert (line["calls_per_record"], line["calls_per_record_without_retries"]) == (1.1, 1.0)
+    assert line["throttled_share"] == 0.091 and line["concurrency"] == 16
+    # AND no row of the ingest_scale table would be missing for want of a key
+    assert {figure.key for figure in BENCHMARKS["ingest_scale"].figures} <= set(line)
+
+
+def test_ingest_scale_line_without_calls_has_no_throttled_share() -> None:
+    # GIVEN batches that made no call at all (nothing to embed) WHEN summarized THEN 0, no division
+    line = ingest_scale.summarize(8, 10, [ingest_scale.Batch(1.0, 0.0, 0)], {"throttled": 0, "answered": 0})
+    assert line["throttled_share"] == 0.0 and line["calls_per_record"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("values", "share", "expected"),
+    [
+        pytest.param([3.0, 1.0, 2.0], 0.5, 2.0, id="median-of-three"),
+        pytest.param([3.0, 1.0, 2.0], 0.95, 3.0, id="p95-of-three-is-the-slowest"),
+        pytest.param([float(v) for v in range(1, 21)], 0.95, 19.0, id="p95-of-twenty"),
+        pytest.param([5.0], 0.5, 5.0, id="one-value"),
+    ],
+)
+def test_ingest_scale_nearest_rank(values: list[float], share: float, expected: float) -> None:
+    assert ingest_scale.nearest_rank(values, share) == expected
+
+
+@pytest.mark.parametrize(
+    ("throttle", "throttled"),
+    [pytest.param(0.0, 0, id="never"), pytest.param(0.999999, 20, id="always")],
+)
+def test_ingest_scale_fault_rule_throttles_its_share_and_counts(throttle: float, throttled: int) -> None:
+    # GIVEN the stand-in's rule with no latency WHEN called 20 times
+    import random
+
+    rule = ingest_scale.SlowAndThrottled(0.0, 0.0, throttle, random.Random(1))
+    faults = [rule("invoke", {}) for _ in range(20)]
+    # THEN the throttled calls get Bedrock's 429 ThrottlingException and are counted apart
+    assert sum(f is not None for f in faults) == throttled
+    assert all(f.status == 429 and f.code == "ThrottlingException" for f in faults if f is not None)
+    assert rule.counts() == {"throttled": throttled, "answered": 20 - throttled}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["--records", "0"], id="no-records"),
+        pytest.param(["--throttle", "1"], id="all-throttled"),
+        pytest.param(["--latency", "0.05", "0.02"], id="latency-reversed"),
+        pytest.param(["--retry-mode", "legacy"], id="unknown-retry-mode"),
+    ],
+)
+def test_ingest_scale_refuses_bad_arguments(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        ingest_scale.parse_args(argv)

@@ -103,9 +103,10 @@ def test_history_is_bounded_and_used_for_retrieval(kotae, generator) -> None:
         Turn(role="assistant", text="x" * 10_000),
     ]
     history = [Turn(role="user", text=f"old {i}") for i in range(30)] + history
+    generator.enqueue("VPN connection fails")  # the follow-up rewritten (kotae.answer.condense)
     answer = kotae.pipeline.ask("and what if it fails?", history=history)
     assert answer.found and answer.hits[0].document.item_key == "vpn"
-    user = generator.history[0][1][0]["text"]
+    user = generator.history[1][1][0]["text"]
     assert "old 19" not in user and "old 29" in user  # only the last ten turns
     assert user.count("x") == 1000  # a long turn is cut to 1,000 characters
 
@@ -200,10 +201,12 @@ def test_a_request_may_name_another_model_of_the_provider(make_kotae, generator)
 def test_prepare_context_retrieves_and_numbers_sources_without_generating(kotae, generator) -> None:
     # GIVEN a follow-up question in a thread
     history = [Turn(role="user", text="How do I connect to the VPN?")]
+    generator.enqueue("VPN connection fails")  # the follow-up rewritten (kotae.answer.condense)
     # WHEN only the first step runs
     context = kotae.pipeline.prepare_context("and if it fails?", history, AskOptions(prompt_version="v1"))
-    # THEN the evidence is chosen and numbered, the trace begun, and no model was asked
-    assert context.query == "How do I connect to the VPN?\nand if it fails?"
+    # THEN the evidence is chosen and numbered, the trace begun, and the model was asked only
+    # to rewrite the follow-up
+    assert context.query == "VPN connection fails"
     assert context.relevant and [sid for sid, _ in context.evidence][:1] == ["S1"]
     assert context.sources[0]["id"] == "S1" and context.sources[0]["key"] == "vpn"
     assert (context.prompt_task, context.prompt_version, context.generator.model_id) == (
@@ -211,13 +214,13 @@ def test_prepare_context_retrieves_and_numbers_sources_without_generating(kotae,
         "v1",
         "fake-model",
     )
-    assert set(context.clock.timings) == {"retrieve"} and generator.history == []
+    assert set(context.clock.timings) == {"condense", "retrieve"} and len(generator.history) == 1
     # AND the second step turns that context into the streamed answer
     generator.enqueue("Restart GlobalProtect [S1].")
     *deltas, answer = kotae.pipeline.generate(context)
     assert "".join(deltas) == "Restart GlobalProtect [S1]."
     assert answer.found and answer.hits == context.hits and answer.citations[0].key == "vpn"
-    assert set(answer.timings_ms) == {"retrieve", "render", "generate"}
+    assert set(answer.timings_ms) == {"condense", "retrieve", "render", "generate"}
 
 
 def test_a_context_without_evidence_generates_the_not_found_statement(kotae, generator) -> None:

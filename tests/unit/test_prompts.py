@@ -145,8 +145,8 @@ def test_dynamodb_errors_become_store_errors() -> None:
 
 def test_a_version_carries_its_answer_parameters() -> None:
     registry = PromptRegistry(DirectorySource(PROMPTS))
-    assert registry.parameters("answer", "v1").model_dump() == {"min_relevance": None, "max_sources": None}
-    assert registry.parameters("answer", "v2").model_dump() == {"min_relevance": 0.35, "max_sources": 4}
+    assert registry.parameters("answer", "v1").model_dump() == {"min_relevance": None, "max_sources": None, "gate_threshold": None}
+    assert registry.parameters("answer", "v2").model_dump() == {"min_relevance": 0.35, "max_sources": 4, "gate_threshold": None}
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,15 @@ def post_then_update(slack: FakeSlackClient) -> PostThenUpdate:
 
 
 def stream(slack: FakeSlackClient) -> StreamResponder:
-    return StreamResponder(slack, "C1", "1.0", team_id="T1", user_id="U1", fallback=post_then_update(slack))
+    return StreamResponder(
+        slack,
+        "C1",
+        "1.0",
+        team_id="T1",
+        user_id="U1",
+        fallback=post_then_update(slack),
+        task_display_mode="off",
+    )
 
 
 def test_post_then_update_replaces_the_placeholder_with_the_answer() -> None:

@@ -65,7 +65,13 @@ def test_answer_blocks() -> None:
     assert sections[-1]["text"]["text"] == "*Sources*\n[S1] <https://wiki/vpn|VPN>"
     assert blocks[-2]["elements"][0]["text"] == "prompt answer/v1 · model m"
     assert blocks[-1]["block_id"] == "feedback:a-123"
-    assert [e["value"] for e in blocks[-1]["elements"]] == ["a-123", "a-123"]
+    [buttons] = blocks[-1]["elements"]
+    assert (buttons["positive_button"]["value"], buttons["negative_button"]["value"]) == (
+        "up:a-123",
+        "down:a-123",
+    )
+    plain = answer_blocks(answer, "a-123", plain_feedback=True)[-1]
+    assert [e["value"] for e in plain["elements"]] == ["a-123", "a-123"]
 
 
 @settings(max_examples=300, deadline=None)

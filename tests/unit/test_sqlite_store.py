@@ -8,8 +8,8 @@ import pytest
 from kotae.errors import IndexMismatch, StoreCorrupt, StoreError
 from kotae.models import Filters
 from kotae.providers.base import IndexBootstrap, Reindexing
-from kotae.providers.sqlite_store import SQLiteStore
-from kotae.providers.sqlite_store.store import _match_expression
+from kotae.providers.sqlite_store import SQLiteStore, schema
+from kotae.providers.sqlite_store.lexical import match_expression
 from tests.fakes import make_doc as doc
 
 
@@ -84,7 +84,7 @@ def test_scope_and_kind_filters_apply_inside_both_queries(store: SQLiteStore) ->
 
 def test_query_text_cannot_inject_fts_syntax(store: SQLiteStore) -> None:
     store.write("a", [doc("a", text="near the quote")], {})
-    assert _match_expression(['he"llo', "near", "near"]) == '"he""llo" OR "near"'
+    assert match_expression([['he"llo'], ["near"], ["near"]]) == '"he""llo" OR "near"'
     for nasty in ['"', "NEAR(a b)", "a OR", "*", "text:near", "^quote", "(", "AND"]:
         store.lexical_search(nasty, 5, Filters())  # must not raise
     assert store.lexical_search("", 5, Filters()) == []
@@ -216,7 +216,7 @@ def test_a_file_of_the_previous_schema_is_brought_up_to_date(tmp_path: Path) -> 
     SQLiteStore(path).close()
     again = SQLiteStore(path)
     # THEN its chunks are counted per class, and writes and deletes keep the counts
-    vpn = _match_expression(["vpn"]).strip('"')
+    vpn = match_expression([["vpn"]]).strip('"')
     assert again.term_frequencies([vpn]) == (3, {vpn: 3})
     assert again.term_frequencies([vpn], Filters(scopes=("public",))) == (2, {vpn: 2})
     assert again.term_frequencies([vpn], Filters(scopes=("managers",), kinds=("faq",))) == (1, {vpn: 1})
@@ -224,7 +224,7 @@ def test_a_file_of_the_previous_schema_is_brought_up_to_date(tmp_path: Path) -> 
     assert again.term_frequencies([vpn], Filters(scopes=("public",))) == (0, {})
     assert [d.document.item_key for d in again.lexical_search("vpn", 5, Filters())] == ["hr"]
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (schema.SCHEMA_VERSION,)
         assert not db.execute("SELECT name FROM sqlite_master WHERE name = 'term_df'").fetchall()
     again.close()
 

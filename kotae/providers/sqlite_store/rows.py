@@ -1,15 +1,14 @@
 """The embedded store's row writes, each inside the caller's write transaction: a chunk's row,
-its words in the FTS table, its scopes, and the term counts of its visibility class."""
+its words in the lexical indexes (:mod:`.text_rows`), its scopes, and the term counts of its
+visibility class."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 
 from kotae.errors import IndexMismatch
 from kotae.models import Document
-from kotae.providers.sqlite_store import terms
-from kotae.text import tokenize
+from kotae.providers.sqlite_store import terms, text_rows
 from kotae.versions import is_older
 
 
@@ -51,21 +50,17 @@ def upsert(db: sqlite3.Connection, doc: Document, blob: bytes | None) -> None:
             (doc.kind, doc.content_hash, payload, blob, class_id, row_id),
         )
         db.execute("DELETE FROM chunk_scopes WHERE id = ?", (row_id,))
-    tokens = tokenize(f"{doc.title}\n{doc.text}")
-    db.execute("INSERT INTO fts (rowid, tokens) VALUES (?, ?)", (row_id, " ".join(tokens)))
+    tokens = text_rows.index_text(db, row_id, doc.title, doc.text)
     terms.count(db, class_id, tokens, +1)
     db.executemany("INSERT OR IGNORE INTO chunk_scopes VALUES (?, ?)", [(s, row_id) for s in doc.scopes])
 
 
 def _drop_text(db: sqlite3.Connection, row_id: int) -> None:
-    """Remove the chunk's words from the FTS table and from its class's counts."""
-    row = db.execute(
-        "SELECT f.tokens, c.class FROM fts f JOIN chunks c ON c.id = f.rowid WHERE f.rowid = ?", (row_id,)
-    ).fetchone()
-    if row is not None:
-        tokens: Sequence[str] = row[0].split()
-        terms.count(db, row[1], tokens, -1)
-    db.execute("DELETE FROM fts WHERE rowid = ?", (row_id,))
+    """Remove the chunk's words from the lexical indexes and from its class's counts."""
+    (class_id,) = db.execute("SELECT class FROM chunks WHERE id = ?", (row_id,)).fetchone() or (None,)
+    tokens = text_rows.drop_text(db, row_id)
+    if tokens is not None and class_id is not None:
+        terms.count(db, class_id, tokens, -1)
 
 
 def delete(db: sqlite3.Connection, row_id: int) -> None:

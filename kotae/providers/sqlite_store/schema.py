@@ -18,6 +18,13 @@ which checking their other facets by primary key (record, name) reads the table 
 ``records_class`` counts what a scope sees, and ``records_recent`` (newest first, then key;
 SQLite sorts NULL first, so items without a timestamp come last) lists without sorting.
 
+Words: ``fts`` holds each chunk's tokens (:func:`kotae.text.tokenize`) in two columns, its title
+and its text, so the lexical ranking can weigh them apart (:mod:`.lexical`); ``grams`` holds the
+character bigrams of the same two fields' Japanese text (:func:`kotae.text.ngrams.char_ngrams`),
+and ``gram_df`` how many chunks of the whole store hold each bigram (it only bounds the work of
+a query, like the word pruning; FTS5's own fts5vocab counts scan the postings, too slow per query). ``class_df`` counts a chunk's distinct tokens of
+both fields together.
+
 A file of an older schema is brought up to date when it is opened, one step at a time, each in
 one transaction (``_MIGRATIONS``).
 """
@@ -30,11 +37,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from kotae.errors import IndexMismatch, StoreCorrupt, StoreError
-from kotae.providers.sqlite_store import record_rows
+from kotae.providers.sqlite_store import record_rows, text_rows
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
-_SCHEMA = """
+_FTS = "CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 0');"
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY,
@@ -53,7 +61,9 @@ CREATE TABLE IF NOT EXISTS chunk_scopes (
 CREATE TABLE IF NOT EXISTS items (
     item_key TEXT PRIMARY KEY, version TEXT, deleted INTEGER NOT NULL DEFAULT 0
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(tokens, tokenize = 'unicode61 remove_diacritics 0');
+{_FTS}
+CREATE VIRTUAL TABLE IF NOT EXISTS grams USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 0');
+CREATE TABLE IF NOT EXISTS gram_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS classes (
     id INTEGER PRIMARY KEY, kind TEXT NOT NULL, scopes TEXT NOT NULL,
     chunks INTEGER NOT NULL DEFAULT 0, UNIQUE (kind, scopes)
@@ -89,7 +99,9 @@ def open_database(path: Path, dimensions: int | None, *, page_size: int | None =
     try:
         db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open the store file {path} ({exc}); check the path and its permissions") from exc
+        raise StoreError(
+            f"cannot open the store file {path} ({exc}); check the path and its permissions"
+        ) from exc
     try:
         if page_size:
             db.execute(f"PRAGMA page_size={int(page_size)}")
@@ -170,11 +182,17 @@ def _classify_chunks(db: sqlite3.Connection) -> None:
     scopes: dict[int, list[str]] = {}
     for scope, row_id in db.execute("SELECT scope, id FROM chunk_scopes"):
         scopes.setdefault(row_id, []).append(scope)
-    rows = db.execute("SELECT c.id, c.kind, f.tokens FROM chunks c LEFT JOIN fts f ON f.rowid = c.id").fetchall()
+    # Read whatever text columns the FTS table of this file has (schema 1 had one, ``tokens``).
+    columns = " || ' ' || ".join(f"coalesce(f.{name}, '')" for name in _fts_columns(db)) or "''"
+    rows = db.execute(
+        f"SELECT c.id, c.kind, {columns} FROM chunks c LEFT JOIN fts f ON f.rowid = c.id"
+    ).fetchall()
     for row_id, kind, tokens in rows:
         key = class_key(scopes.get(row_id, []))
         db.execute("INSERT OR IGNORE INTO classes (kind, scopes) VALUES (?, ?)", (kind, key))
-        (class_id,) = db.execute("SELECT id FROM classes WHERE kind = ? AND scopes = ?", (kind, key)).fetchone()
+        (class_id,) = db.execute(
+            "SELECT id FROM classes WHERE kind = ? AND scopes = ?", (kind, key)
+        ).fetchone()
         db.execute("UPDATE chunks SET class = ? WHERE id = ?", (class_id, row_id))
         db.execute("UPDATE classes SET chunks = chunks + 1 WHERE id = ?", (class_id,))
         db.executemany(
@@ -183,11 +201,32 @@ def _classify_chunks(db: sqlite3.Connection) -> None:
         )
 
 
+def _fts_columns(db: sqlite3.Connection) -> list[str]:
+    return [str(row[1]) for row in db.execute("PRAGMA table_info(fts)")]
+
+
+def _fields_and_grams(db: sqlite3.Connection) -> None:
+    """Schema 3 kept one column of tokens of title and text together, with particles and fillers
+    the tokenizer now drops. Index every chunk again from its stored document: title and text
+    apart, their bigrams, and the term counts of its class from the new tokens."""
+    db.execute("DROP TABLE fts")
+    db.execute(_FTS)  # grams and gram_df are already there, empty
+    db.execute("DELETE FROM grams")
+    db.execute("DELETE FROM gram_df")
+    db.execute("DELETE FROM class_df")
+    # Only the two fields are read: a document whose other fields no longer parse is indexed too.
+    fields = "coalesce(json_extract(doc, '$.title'), ''), coalesce(json_extract(doc, '$.text'), '')"
+    for row_id, class_id, title, text in db.execute(f"SELECT id, class, {fields} FROM chunks").fetchall():
+        tokens = text_rows.index_text(db, row_id, str(title), str(text))
+        text_rows.add_counts(db, class_id, tokens, +1)
+
+
 # schema version -> (the next one, the step that moves a file to it). Schema 2 kept no records:
 # every item is recorded from its first stored chunk.
 _MIGRATIONS: dict[str, tuple[str, Callable[[sqlite3.Connection], object]]] = {
     "1": ("2", _term_counts_per_class),
     "2": ("3", record_rows.fill_from_chunks),
+    "3": ("4", _fields_and_grams),
 }
 
 

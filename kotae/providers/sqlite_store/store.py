@@ -15,37 +15,12 @@ from typing import Any, ClassVar
 from kotae.errors import StoreError
 from kotae.models import Document, Filters
 from kotae.providers.base import ItemState, ScoredDocument, Store, Vector, allows
-from kotae.providers.sqlite_store import facet_lookups, record_queries, record_rows, rows, schema
+from kotae.providers.sqlite_store import facet_lookups, lexical, record_queries, record_rows, rows, schema
 from kotae.providers.sqlite_store import terms as term_stats
 from kotae.providers.sqlite_store.connection import Snapshot, StoreFile
+from kotae.providers.sqlite_store.lexical import LexicalRanking
 from kotae.providers.sqlite_store.vectors import VectorMatrix, numpy
 from kotae.records.query import RecordQuery, RecordResult
-from kotae.text import tokenize
-
-# Postings a lexical query may score before its most common terms are dropped (see terms.prune).
-MAX_POSTINGS = 10_000
-
-
-def _match_expression(tokens: Sequence[str]) -> str:
-    """An FTS5 query that ORs the tokens, each quoted as a string so none is read as syntax."""
-    unique = dict.fromkeys(t for t in tokens if t)
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in unique)
-
-
-def _scope_clause(filters: Filters, column: str) -> tuple[str, list[Any]]:
-    """Filters as correlated EXISTS clauses: one index probe per candidate row. (An
-    ``IN (subquery)`` on the FTS rowid would make SQLite re-run the MATCH per row id.)"""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if filters.scopes is not None:
-        marks = ",".join("?" * len(filters.scopes)) or "NULL"
-        clauses.append(f"EXISTS (SELECT 1 FROM chunk_scopes s WHERE s.id = {column} AND s.scope IN ({marks}))")
-        params.extend(filters.scopes)
-    if filters.kinds is not None:
-        marks = ",".join("?" * len(filters.kinds)) or "NULL"
-        clauses.append(f"EXISTS (SELECT 1 FROM chunks k WHERE k.id = {column} AND k.kind IN ({marks}))")
-        params.extend(filters.kinds)
-    return "".join(f" AND {c}" for c in clauses), params
 
 
 class SQLiteStore:
@@ -53,9 +28,18 @@ class SQLiteStore:
 
     name: ClassVar[str] = "sqlite"
 
-    def __init__(self, path: Path | str, *, dimensions: int | None = None, page_size: int | None = None) -> None:
-        """Open (or create) the store at ``path``; ``page_size`` applies to a new file only."""
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        dimensions: int | None = None,
+        page_size: int | None = None,
+        ranking: LexicalRanking | None = None,
+    ) -> None:
+        """Open (or create) the store at ``path``; ``page_size`` applies to a new file only;
+        ``ranking`` replaces the lexical ranking's weights, to measure them (:mod:`.lexical`)."""
         self.path = Path(path)
+        self.ranking = ranking or LexicalRanking()
         self._file = StoreFile(self.path, dimensions, page_size=page_size)
         self._matrix: tuple[tuple[int, int, int], VectorMatrix] | None = None
 
@@ -116,7 +100,9 @@ class SQLiteStore:
     # -- writes ------------------------------------------------------------------------------
     def state(self, item_key: str) -> ItemState | None:
         with self._file.reading("read item state") as snap:
-            row = snap.db.execute("SELECT version, deleted FROM items WHERE item_key = ?", (item_key,)).fetchone()
+            row = snap.db.execute(
+                "SELECT version, deleted FROM items WHERE item_key = ?", (item_key,)
+            ).fetchone()
             chunks = snap.db.execute(
                 "SELECT chunk_id, doc, vector IS NOT NULL FROM chunks WHERE item_key = ?", (item_key,)
             ).fetchall()
@@ -142,7 +128,9 @@ class SQLiteStore:
             if rows.stale(db, item_key, version):
                 return False
             keep = {d.chunk_id for d in documents}
-            for row_id, cid in db.execute("SELECT id, chunk_id FROM chunks WHERE item_key = ?", (item_key,)).fetchall():
+            for row_id, cid in db.execute(
+                "SELECT id, chunk_id FROM chunks WHERE item_key = ?", (item_key,)
+            ).fetchall():
                 if cid not in keep:
                     rows.delete(db, row_id)
             for doc in documents:
@@ -184,22 +172,17 @@ class SQLiteStore:
                 (item_key, version, item_key),
             )
             db.execute(
-                "UPDATE chunks SET doc = json_set(doc, '$.version', ?) WHERE item_key = ?", (version, item_key)
+                "UPDATE chunks SET doc = json_set(doc, '$.version', ?) WHERE item_key = ?",
+                (version, item_key),
             )
         return True
 
     # -- reads -------------------------------------------------------------------------------
     def lexical_search(self, query: str, k: int, filters: Filters) -> list[ScoredDocument]:
-        tokens = tokenize(query)
-        if not tokens:
-            return []
+        """Words by field, Sudachi synonyms and character bigrams, fused into one list
+        (:mod:`.lexical`); scores are positive, higher is better, comparable within one query."""
         with self._file.reading("lexical search") as snap:
-            expression = _match_expression(term_stats.prune(snap.db, tokens, MAX_POSTINGS))
-            if not expression:
-                return []
-            where, params = _scope_clause(filters, "fts.rowid")
-            sql = f"SELECT rowid, -bm25(fts) FROM fts WHERE fts MATCH ?{where} ORDER BY bm25(fts) LIMIT ?"
-            found = snap.db.execute(sql, [expression, *params, k]).fetchall()
+            found = lexical.search(snap.db, query, k, filters, self.ranking)
             return self._scored(snap, found, filters)
 
     def vector_search(self, vector: Vector, k: int, filters: Filters) -> list[ScoredDocument]:
@@ -208,7 +191,9 @@ class SQLiteStore:
                 self._matrix = (snap.key, VectorMatrix.load(snap.db, self._file.dimensions))
             return self._scored(snap, self._matrix[1].search(vector, k, filters), filters)
 
-    def _scored(self, snap: Snapshot, found: Sequence[tuple[int, float]], filters: Filters) -> list[ScoredDocument]:
+    def _scored(
+        self, snap: Snapshot, found: Sequence[tuple[int, float]], filters: Filters
+    ) -> list[ScoredDocument]:
         """The documents behind (row id, score) pairs, read in the same snapshot as the ids. The
         query already applied the filters; ``allows`` checks each document again, as stored."""
         if not found:
@@ -222,7 +207,9 @@ class SQLiteStore:
             if row_id in by_id and allows(filters, by_id[row_id])
         ]
 
-    def term_frequencies(self, terms: Sequence[str], filters: Filters | None = None) -> tuple[int, dict[str, int]]:
+    def term_frequencies(
+        self, terms: Sequence[str], filters: Filters | None = None
+    ) -> tuple[int, dict[str, int]]:
         """The chunks the filters let the asker see, and how many of them hold each term, summed
         over the visible classes (:mod:`.terms`); no filters count the whole store."""
         with self._file.reading("term frequencies") as snap:

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from kotae.models import Document, Filters
+from kotae.providers.sqlite_store import text_rows
 from kotae.providers.sqlite_store.schema import class_key
 
 
@@ -27,10 +28,7 @@ def class_of(db: sqlite3.Connection, doc: Document) -> int:
 def count(db: sqlite3.Connection, class_id: int, tokens: Sequence[str], delta: int) -> None:
     """Add (+1) or remove (-1) one chunk of the class with these tokens."""
     db.execute("UPDATE classes SET chunks = chunks + ? WHERE id = ?", (delta, class_id))
-    db.executemany(
-        "INSERT INTO class_df VALUES (?, ?, ?) ON CONFLICT(term, class) DO UPDATE SET df = df + excluded.df",
-        [(t, class_id, delta) for t in set(tokens)],
-    )
+    text_rows.add_counts(db, class_id, list(tokens), delta)
 
 
 def visible_classes(db: sqlite3.Connection, filters: Filters) -> dict[int, int] | None:
@@ -55,7 +53,9 @@ def chunk_count(db: sqlite3.Connection, classes: dict[int, int] | None) -> int:
     return int(db.execute("SELECT coalesce(sum(chunks), 0) FROM classes").fetchone()[0])
 
 
-def frequencies(db: sqlite3.Connection, terms: Sequence[str], classes: dict[int, int] | None) -> dict[str, int]:
+def frequencies(
+    db: sqlite3.Connection, terms: Sequence[str], classes: dict[int, int] | None
+) -> dict[str, int]:
     """How many chunks of the classes (None: all) contain each distinct term; terms found in
     none of them are left out."""
     unique = list(dict.fromkeys(terms))
