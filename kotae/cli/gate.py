@@ -69,8 +69,29 @@ def eval_gate(
     fit, held = split(observations, seed)
     model = fit_gate(fit, l2=l2)
     figures = report(model, held)
+    model = model.model_copy(update={"provenance": _provenance(datasets, seed, l2, limit, also_lexical, sizes, fit, held, figures)})
+    if out_path is not None:
+        out_path.write_text(model.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        print(json.dumps({"held_out": figures, "threshold": model.threshold, "sets": sizes}))
+        return
+    _print(figures, model.threshold, out_path)
+
+
+def _provenance(
+    datasets: list[Path],
+    seed: int,
+    l2: float,
+    limit: int | None,
+    also_lexical: bool,
+    sizes: dict[str, dict[str, Any]],
+    fit: list[Observation],
+    held: list[Observation],
+    figures: dict[str, Any],
+) -> dict[str, Any]:
+    """Where a fitted model comes from: the command that reproduces it, its sets and figures."""
     config = settings()
-    provenance = {
+    return {
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "kotae eval gate " + " ".join(str(d) for d in datasets) + f" --seed {seed} --l2 {l2}"
         + (f" --limit {limit}" if limit else "")
@@ -78,13 +99,6 @@ def eval_gate(
         "sets": sizes, "embedder": config.embedder, "retrieval": config.retrieval_mode,
         "top_k": config.top_k, "fit_questions": len(fit), "held_out_questions": len(held), "held_out": figures,
     }  # fmt: skip
-    model = model.model_copy(update={"provenance": provenance})
-    if out_path is not None:
-        out_path.write_text(model.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    if as_json:
-        print(json.dumps({"held_out": figures, "threshold": model.threshold, "sets": sizes}))
-        return
-    _print(figures, model.threshold, out_path)
 
 
 def _observe(gate_set: GateSet, also_lexical: bool) -> list[Observation]:
