@@ -29,6 +29,8 @@ MAX_HISTORY_CHARS = 4000
 MAX_TURN_CHARS = 1000
 MAX_QUERY_CONTEXT_CHARS = 500  # of the previous user turn, prepended to a follow-up's query
 RELATIVE_FLOOR = 0.5
+NO_ANSWER = "<no_answer/>"  # what a model replies when the sources are silent
+GUARDRAIL_INTERVENED = "guardrail_intervened"  # Converse stopReason when a guardrail blocked
 
 Evidence = list[tuple[str, SearchHit]]  # (source id S1, S2, ..., hit)
 

@@ -17,6 +17,8 @@ from datetime import date
 from kotae import messages
 from kotae.answer.condense import condense
 from kotae.answer.context import (
+    GUARDRAIL_INTERVENED,
+    NO_ANSWER,
     Clock,
     Context,
     Evidence,
@@ -40,8 +42,6 @@ from kotae.records.service import RecordService
 from kotae.templates import escape_markup
 from kotae.text import detect_language
 
-NO_ANSWER = "<no_answer/>"
-GUARDRAIL_INTERVENED = "guardrail_intervened"  # Converse stopReason when a guardrail blocked
 _CITATION = re.compile(r"\[(S\d+)\]")
 
 

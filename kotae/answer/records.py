@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from kotae.answer.context import Context
 from kotae.models import Answer
-from kotae.records.answers import record_answer_text
+from kotae.records.answers import ANSWERED_BY_RECORDS, record_answer_text
 
 
 def answer_records(context: Context) -> Iterator[str | Answer]:
@@ -22,6 +22,6 @@ def answer_records(context: Context) -> Iterator[str | Answer]:
     yield context.answer(
         text,
         found=not result.unknown,
-        model_id="records",
+        model_id=ANSWERED_BY_RECORDS,
         citations=context.citations([sid for sid, _ in sources]),
     )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from kotae import messages
-from kotae.answer.context import Context
+from kotae.answer.context import GUARDRAIL_INTERVENED, NO_ANSWER, Context
 from kotae.answer.tools import Tool, ToolOutput
 from kotae.models import Answer
 from kotae.providers.base import ToolUsing
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from kotae.answer.pipeline import AnswerPipeline
 
 RECORDS_TASK = "records"
-NO_ANSWER = "<no_answer/>"
-GUARDRAIL_INTERVENED = "guardrail_intervened"
 
 
 class KnowledgeSearch(BaseModel):

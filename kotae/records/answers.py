@@ -10,6 +10,8 @@ from kotae.models import Document
 from kotae.records.query import RecordResult
 
 NONE = "(none)"
+# The model id of an answer the record query gave without a language model.
+ANSWERED_BY_RECORDS = "records"
 _ERROR_PREFIXES = ("Error:", "エラー:")
 
 

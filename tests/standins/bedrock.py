@@ -18,11 +18,13 @@ import struct
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.standins.server import serve
 
 
 def _header(name: str, value: str) -> bytes:
@@ -285,21 +287,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, b"".join(events), content_type="application/vnd.amazon.eventstream")
 
 
-@contextmanager
-def bedrock_standin() -> Iterator[BedrockStandIn]:
-    state = BedrockStandIn()
-    handler = type("Handler", (_Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    # A short poll interval, so that shutting down does not wait half a second per test.
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+def bedrock_standin() -> AbstractContextManager[BedrockStandIn]:
+    """Serve on a free localhost port for the duration of the block."""
+    return serve(BedrockStandIn(), _Handler)
 
 
 def runtime_client(url: str, max_attempts: int = 4, pool: int = 16) -> Any:

@@ -21,14 +21,15 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
 from tests.standins.bedrock import titan_vector
+from tests.standins.server import serve
 
 MIN_RECORDS = 100  # "Minimum number of records per batch inference job" (Bedrock quotas)
 
@@ -259,18 +260,6 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, {})
 
 
-@contextmanager
-def batch_standin() -> Iterator[BatchStandIn]:
+def batch_standin() -> AbstractContextManager[BatchStandIn]:
     """Serve on a free localhost port for the duration of the block."""
-    state = BatchStandIn()
-    handler = type("Handler", (_Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serve(BatchStandIn(), _Handler)

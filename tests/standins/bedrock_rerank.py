@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tests.standins.bedrock import Fault
+from tests.standins.server import serve
 
 RERANK_MODELS = ("amazon.rerank-v1:0", "cohere.rerank-v3-5:0")
 _MODEL_ARN = re.compile(r"^arn:aws:bedrock:[a-z0-9-]+::foundation-model/(?P<model>[a-z0-9.:-]+)$")
@@ -135,20 +135,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, rerank_response(self.state, body))
 
 
-@contextmanager
-def rerank_standin() -> Iterator[RerankStandIn]:
-    state = RerankStandIn()
-    handler = type("Handler", (_Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+def rerank_standin() -> AbstractContextManager[RerankStandIn]:
+    """Serve on a free localhost port for the duration of the block."""
+    return serve(RerankStandIn(), _Handler)
 
 
 def agent_runtime_client(url: str, max_attempts: int = 3) -> Any:
