@@ -157,6 +157,30 @@ def test_tokenize_english_unaffected_by_missing_mecab(no_mecab: None) -> None:
     assert tokenize("The policies are running") == ["polici", "run"]
 
 
+def test_c_stemmer_agrees_with_pure_python_snowball() -> None:
+    # GIVEN the stemmer the tokenizer uses (PyStemmer's C build, a dependency of 'embedded') and
+    # snowballstemmer's own Python port of the same algorithm
+    import Stemmer
+    from snowballstemmer.english_stemmer import EnglishStemmer
+
+    words = sorted(
+        set(" ".join(kotae.text.tokenizers.EN_STOPWORDS).split())
+        | {"policies", "running", "connection", "generously", "reimbursement", "hopeful", "agreed"}
+        | {"".join(p) for p in itertools.product("aeiouy", "lmnrst", "ies", "ly", "ing")}
+    )
+    stem = kotae.text.tokenizers._stemmer()
+    # THEN the C build is in use, and an index built with either reads the same with the other
+    assert isinstance(snowball_impl(), Stemmer.Stemmer)
+    python = EnglishStemmer()
+    assert [stem(w) for w in words] == [python.stemWord(w) for w in words]
+
+
+def snowball_impl() -> object:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
 # --- word lists -------------------------------------------------------------------------------
 
 
