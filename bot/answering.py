@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot import budgeting
+from bot.escalation import escalation_channel
 from bot.formatting import plain_reply
 from bot.middleware import ProfileLookup
 from bot.questions import PLACEHOLDER, BotIdentity, Question, show_status, thread_history, thread_key
@@ -94,7 +95,8 @@ def respond_with(
         responder.fail(failure_reply(exc, lang, **log))
         raise AnswerFailed from exc
     answer_id = uuid.uuid4().hex
-    responder.finish(answer, answer_id)
+    escalate = escalation_channel(channel.escalation_channel, runtime.kotae.settings.escalation_channel)
+    responder.finish(answer, answer_id, escalate=escalate is not None)
     record_answer(
         runtime,
         answer,

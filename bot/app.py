@@ -15,7 +15,18 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.listeners import assistant, direct_message, feedback, feedback_reason, mention, slash
+from bot.listeners import (
+    assistant,
+    direct_message,
+    escalation,
+    feedback,
+    feedback_reason,
+    home,
+    mention,
+    save_faq,
+    save_faq_submit,
+    slash,
+)
 from kotae.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -97,6 +108,8 @@ def build_app(runtime: RuntimeSource, connection: SlackConnection | None = None)
         process_before_response=True,  # Lambda: nothing may run after the response
         token_verification_enabled=False,  # no auth.test at cold start; the token is checked on use
     )
-    for listener in (mention, direct_message, feedback, feedback_reason, slash, assistant):
+    answering = (mention, direct_message, slash, assistant, feedback, feedback_reason)
+    knowledge_loop = (save_faq, save_faq_submit, escalation, home)  # README "Keeping the knowledge"
+    for listener in (*answering, *knowledge_loop):
         listener.register(app, runtime)
     return app

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from bot.escalation import escalate_block
 from bot.feedback_modal import FEEDBACK_ACTION, PLAIN_FEEDBACK_ACTIONS
 from bot.sanitize import Link, allowed_urls, defuse, segments
 from kotae.models import Answer
@@ -86,24 +87,32 @@ def source_line(citation_id: str, title: str, url: str | None, key: str) -> str:
     return f"[{citation_id}] {escape(defuse(title or key))} (`{escape(defuse(key))}`)"
 
 
-def answer_blocks(answer: Answer, answer_id: str, *, plain_feedback: bool = False) -> list[dict[str, Any]]:
+def answer_blocks(
+    answer: Answer, answer_id: str, *, plain_feedback: bool = False, escalate: bool = False
+) -> list[dict[str, Any]]:
     """The final message: answer, Sources, a context line, and 👍/👎 for this answer."""
     sections: list[dict[str, Any]] = [
         {"type": "section", "text": _mrkdwn(part)}
         for part in _chunks(to_mrkdwn(answer.text, allowed_urls(answer)))
     ]
-    return sections + footer_blocks(answer, answer_id, plain_feedback=plain_feedback)
+    return sections + footer_blocks(answer, answer_id, plain_feedback=plain_feedback, escalate=escalate)
 
 
-def footer_blocks(answer: Answer, answer_id: str, *, plain_feedback: bool = False) -> list[dict[str, Any]]:
+def footer_blocks(
+    answer: Answer, answer_id: str, *, plain_feedback: bool = False, escalate: bool = False
+) -> list[dict[str, Any]]:
     """Everything below the answer text (a streamed answer gets these when the stream stops).
-    ``plain_feedback``: the 👍/👎 as plain buttons, for where Slack refuses feedback_buttons."""
+    ``plain_feedback``: the 👍/👎 as plain buttons, for where Slack refuses feedback_buttons.
+    ``escalate``: a not-found answer offers "Ask a person" (bot/escalation.py), for channels
+    with an escalation channel."""
     blocks: list[dict[str, Any]] = []
     if answer.citations:
         lines = [source_line(c.id, c.title, c.url, c.key) for c in answer.citations]
         blocks.append({"type": "section", "text": _mrkdwn("*Sources*\n" + "\n".join(lines))})
     trace = f"prompt {answer.prompt_task}/{answer.prompt_version} · model {answer.model_id}"
     blocks.append({"type": "context", "elements": [_mrkdwn(escape(defuse(trace)))]})
+    if escalate and not answer.found and not answer.blocked:
+        blocks.append(escalate_block(answer_id, answer.question))
     blocks.append(plain_feedback_block(answer_id) if plain_feedback else feedback_block(answer_id))
     return blocks
 

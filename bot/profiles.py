@@ -25,6 +25,7 @@ from kotae.answer.pipeline import AskOptions
 from kotae.answer.routing import ProfileRoute
 from kotae.errors import ConfigError
 from kotae.ops.budgets.limits import BudgetOverride
+from kotae.settings import SlackEditorId
 
 
 class ChannelProfile(BaseModel):
@@ -41,6 +42,12 @@ class ChannelProfile(BaseModel):
     # This channel's user and channel limits instead of KOTAE_BUDGET_* (README "Budgets"):
     # {"user": "5/1h", "channel": "off", "user_tokens": 20000, "channel_tokens": "off"}
     budget: BudgetOverride | None = None
+    # Who may save an FAQ from this channel (Slack user or user-group ids) instead of
+    # KOTAE_KNOWLEDGE_EDITORS, and where its "not found" questions go (README "Keeping the
+    # knowledge"): a channel, and optionally a user group to ping there.
+    editors: tuple[SlackEditorId, ...] | None = None
+    escalation_channel: str | None = Field(default=None, pattern=r"^[CGD][A-Z0-9]{2,20}$")
+    escalation_usergroup: str | None = Field(default=None, pattern=r"^S[A-Z0-9]{2,20}$")
 
     def ask_options(self) -> AskOptions:
         return AskOptions(
@@ -100,6 +107,10 @@ class ChannelProfiles:
                     ) from exc
                 self._stamp = stamp
             return self._data
+
+    def document(self) -> ProfileFile:
+        """Every profile (the default and each channel's), e.g. to find every knowledge editor."""
+        return self._load()
 
     def for_channel(self, channel_id: str) -> ChannelProfile:
         data = self._load()

@@ -46,8 +46,9 @@ class Responder(Protocol):
         """More of the answer's text, as the generator produced it."""
         ...
 
-    def finish(self, answer: Answer, answer_id: str) -> None:
-        """The answer in full, with its sources and feedback buttons."""
+    def finish(self, answer: Answer, answer_id: str, *, escalate: bool = False) -> None:
+        """The answer in full, with its sources and feedback buttons (and, for a not-found
+        answer where ``escalate``, the "Ask a person" button)."""
         ...
 
     def fail(self, text: str) -> None:
@@ -73,17 +74,19 @@ class PostThenUpdate:
     def append(self, text: str) -> None:
         return  # the update carries the whole answer
 
-    def finish(self, answer: Answer, answer_id: str) -> None:
+    def finish(self, answer: Answer, answer_id: str, *, escalate: bool = False) -> None:
         message = {"channel": self._channel, "ts": self._ts, "text": fallback_text(answer)}
         try:
-            self._client.chat_update(**message, blocks=answer_blocks(answer, answer_id))
+            self._client.chat_update(**message, blocks=answer_blocks(answer, answer_id, escalate=escalate))
         except SlackApiError as exc:
             if slack_error(exc) not in BLOCK_ERRORS:
                 raise
             logger.warning(
                 "Slack refused the feedback buttons: plain buttons instead", extra={"error": slack_error(exc)}
             )
-            self._client.chat_update(**message, blocks=answer_blocks(answer, answer_id, plain_feedback=True))
+            self._client.chat_update(
+                **message, blocks=answer_blocks(answer, answer_id, plain_feedback=True, escalate=escalate)
+            )
 
     def fail(self, text: str) -> None:
         self._client.chat_update(channel=self._channel, ts=self._ts, text=plain_reply(text))
@@ -148,18 +151,18 @@ class StreamResponder:
             self._shown += self._pending
             self._pending = ""
 
-    def finish(self, answer: Answer, answer_id: str) -> None:
+    def finish(self, answer: Answer, answer_id: str, *, escalate: bool = False) -> None:
         tail = self._tail(answer)
         chunks = steps.finished(answer, wrote=self._writing or bool(tail and answer.found))
         try:
-            self._stop(tail, chunks, footer_blocks(answer, answer_id))
+            self._stop(tail, chunks, footer_blocks(answer, answer_id, escalate=escalate))
         except SlackApiError as exc:
             if slack_error(exc) not in BLOCK_ERRORS:
                 raise
             logger.warning(
                 "Slack refused the feedback buttons: plain buttons instead", extra={"error": slack_error(exc)}
             )
-            self._stop(tail, chunks, footer_blocks(answer, answer_id, plain_feedback=True))
+            self._stop(tail, chunks, footer_blocks(answer, answer_id, plain_feedback=True, escalate=escalate))
 
     def _tail(self, answer: Answer) -> str | None:
         """What the stop adds to the text: the rest of an answer; for a refusal, its message, or
@@ -214,7 +217,8 @@ class EphemeralResponder:
     def append(self, text: str) -> None:
         return  # a response_url message is sent whole
 
-    def finish(self, answer: Answer, answer_id: str) -> None:
+    def finish(self, answer: Answer, answer_id: str, *, escalate: bool = False) -> None:
+        # A private answer has no thread for people to answer in: no "Ask a person" here.
         message = {"response_type": "ephemeral", "replace_original": True, "text": fallback_text(answer)}
         sent = self._respond(**message, blocks=answer_blocks(answer, answer_id))
         if getattr(sent, "status_code", 200) >= 400:  # a response_url says no with an HTTP status

@@ -27,6 +27,8 @@ def _comma_list(value: Any) -> Any:
 
 
 SlackUserId = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,20}$")]
+# A person (U…, W…) or a user group (S…), as knowledge editors are named.
+SlackEditorId = Annotated[str, Field(pattern=r"^[UWS][A-Z0-9]{2,20}$")]
 
 
 def _default_data_dir() -> Path:
@@ -157,6 +159,17 @@ class Settings(BaseSettings):
     budget_workspace_tokens: SettingTokens = None
     budget_admins: Annotated[tuple[SlackUserId, ...], NoDecode, BeforeValidator(_comma_list)] = ()
     budget_table: str | None = None  # DynamoDB table of budget counters; embedded file when unset
+
+    # The knowledge loop in Slack (README "Keeping the knowledge"): who may save a thread as an
+    # FAQ and see the App Home figures (Slack user or user-group ids, comma-separated; channel
+    # profiles may name their own), and where "not found" questions are handed to people.
+    knowledge_editors: Annotated[tuple[SlackEditorId, ...], NoDecode, BeforeValidator(_comma_list)] = ()
+    escalation_channel: str | None = Field(default=None, pattern=r"^[CGD][A-Z0-9]{2,20}$")
+    # The App Home figures in AWS (kotae.ops.home_source): the Glue database and Athena workgroup
+    # infra defines (<prefix>_logs and <prefix>), and how long one query's rows serve Home opens.
+    athena_database: str = Field(default="kotae_logs", pattern=r"^[a-z0-9_]{1,255}$")
+    athena_workgroup: str = Field(default="kotae", pattern=r"^[A-Za-z0-9._-]{1,128}$")
+    home_cache_seconds: float = Field(default=600.0, ge=0.0, le=86_400.0)
 
     # Bulk embedding through Bedrock batch inference (`kotae reindex --batch`, kotae.indexing.batch).
     # Quotas: https://docs.aws.amazon.com/general/latest/gr/bedrock.html#limits_bedrock

@@ -18,6 +18,7 @@ from constructs import Construct
 
 from .assets import lambda_code
 from .config import KotaeConfig
+from .curation import curation_environment, grant_curation
 from .data import DataStores
 from .findings import acknowledge, acknowledge_wildcard_resources
 from .logs import AnswerLogs
@@ -212,9 +213,11 @@ class BotFunction(_KotaeFunction):
                 "KOTAE_CHANNEL_PROFILES_PARAMETER": data.channel_profiles.parameter_name,
                 "KOTAE_SLACK_SECRET_ID": data.slack_secret.secret_arn,
                 **answering_environment(config),
+                **curation_environment(answer_logs, config.glue_database),
             },
         )
         stack = Stack.of(self)
+        grant_curation(role, data, answer_logs, config.glue_database)
         _grant_generation(stack, role, config)
         _grant_rerank(stack, role, config)
         data.prompts.grant_read_data(role)

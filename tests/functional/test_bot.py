@@ -287,27 +287,33 @@ print(json.dumps({"status": response["statusCode"], "modules": sorted(sys.module
 """
 
 
-def test_a_cold_ack_imports_nothing_only_the_answer_needs(bot) -> None:
-    # GIVEN a fresh process, as in a Lambda cold start
+def cold_ack(body: str, script: str = ACK_PROCESS) -> tuple[dict, int]:
+    """(what a fresh process, as at a Lambda cold start, printed after acking one signed
+    request: its status and every module it imported; how many lazy invocations it started)."""
     import os
     import subprocess
     import sys
 
     with lambda_api(lambda payload: None) as held:
         env = {**os.environ, "AWS_ENDPOINT_URL_LAMBDA": held.url, "PYTHONPATH": str(SAMPLES.parent)}
-        # WHEN it acks one signed mention
         done = subprocess.run(
-            [sys.executable, "-c", ACK_PROCESS, mention("VPN?", event_id="EvC1"), SECRET],
+            [sys.executable, "-c", script, body, SECRET],
             env=env,
             capture_output=True,
             text=True,
             check=True,
             timeout=60,
         )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1]), len(held.invocations)
+
+
+def test_a_cold_ack_imports_nothing_only_the_answer_needs(bot) -> None:
+    # GIVEN a fresh process, as in a Lambda cold start
+    # WHEN it acks one signed mention
+    result, invocations = cold_ack(mention("VPN?", event_id="EvC1"))
     # THEN it acked and started the lazy invocation without loading settings, pydantic,
     # Powertools (idempotency, metrics, logging) or the answering code
-    assert result["status"] == 200 and len(held.invocations) == 1
+    assert result["status"] == 200 and invocations == 1
     heavy = ("pydantic", "pydantic_settings", "aws_lambda_powertools", "kotae.settings", "bot.answering")
     assert [m for m in result["modules"] if m.startswith(heavy)] == []
 
@@ -649,7 +655,9 @@ class GuardedGenerator(FakeGenerator):
 
     def generate(self, system, messages, *, context):
         generation = super().generate(system, messages, context=context)
-        return generation.model_copy(update={"text": "Blocked by policy.", "stop_reason": "guardrail_intervened"})
+        return generation.model_copy(
+            update={"text": "Blocked by policy.", "stop_reason": "guardrail_intervened"}
+        )
 
 
 def test_a_guardrail_block_is_a_polite_reply_logged_as_blocked(bot, tmp_path) -> None:

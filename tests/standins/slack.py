@@ -26,6 +26,9 @@ class SlackAPI:
     refuse_blocks: set[str] = field(default_factory=set)
     bot_user_id: str = "UBOT"  # who auth.test says the token is (Bolt puts it in the context)
     bot_id: str = "BKOTAE"
+    groups: dict[str, list[str]] = field(default_factory=dict)  # user group id -> member ids
+    errors: dict[str, str] = field(default_factory=dict)  # method -> the error it answers
+    channel_errors: dict[str, str] = field(default_factory=dict)  # channel -> the error calls there answer
 
     def called(self, method: str) -> list[dict[str, Any]]:
         return [args for name, args in self.calls if name == method]
@@ -48,6 +51,10 @@ class SlackAPI:
         """Why Slack would refuse this call, if it would."""
         if method in self.refuse:
             return "not_allowed"
+        if method in self.errors:
+            return self.errors[method]
+        if str(args.get("channel")) in self.channel_errors:
+            return self.channel_errors[str(args.get("channel"))]
         if {b.get("type") for b in _listed(args.get("blocks"))} & self.refuse_blocks:
             return "invalid_blocks"
         chunks = _listed(args.get("chunks"))
@@ -62,10 +69,21 @@ class SlackAPI:
         if method == "views.open":
             view = _listed([args.get("view")])[0]
             return {"view": {**view, "id": f"V{self.counter:04d}"}}
+        if method == "views.publish":
+            view = _listed([args.get("view")])[0]
+            return {"view": {**view, "id": f"VH{self.counter:04d}"}}
         if method == "auth.test":
             return {"user_id": self.bot_user_id, "bot_id": self.bot_id, "team_id": "T1"}
         if method == "conversations.replies":
             return replies_page(self.replies.get(args.get("ts", ""), []), args)
+        if method == "views.update":
+            view = _listed([args.get("view")])[0]
+            return {"view": {**view, "id": args.get("view_id") or "V-updated"}}
+        if method == "chat.getPermalink":
+            ts = str(args.get("message_ts", "")).replace(".", "")
+            return {"permalink": f"https://hoshizora.slack.com/archives/{args.get('channel')}/p{ts}"}
+        if method == "usergroups.users.list":
+            return {"users": self.groups.get(str(args.get("usergroup")), [])}
         return {}
 
 

@@ -120,8 +120,8 @@ def _answers_table(con, schema: str, answers: list[dict]) -> None:
 
 def test_every_query_is_valid_trino_sql() -> None:
     assert set(queries()) == {
-        "answers_per_day", "feedback_by_prompt_version", "latency_by_stage",
-        "questions_found_nothing", "token_cost_per_answer",
+        "answers_per_day", "feedback_by_prompt_version", "home_answers", "home_feedback",
+        "latency_by_stage", "questions_found_nothing", "token_cost_per_answer",
     }  # fmt: skip
     for name in queries():
         sqlglot.parse_one(render(name), read="trino")
