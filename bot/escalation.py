@@ -9,6 +9,10 @@ carries only the value. The post in the escalation channel carries Slack message
 (``kotae_escalation``: where the question was asked, its answer id and the question;
 https://docs.slack.dev/messaging/message-metadata), so that "Save as FAQ" on a reply in that
 thread knows the question and the thread to tell, without reading either from the post's text.
+Once posted, the question is asked: the answer's button is replaced by where it went (the click
+carries the message and its blocks), and the answer id is remembered in the bot's thread memory
+(bot/idempotency.py), so a second click, from a client that still shows the button or after an
+update Slack refused, posts nothing again.
 Question text is defused and escaped: it can neither ping nor link (bot/sanitize.py). The ack
 of a click imports this module, so the text helpers, which import pydantic through kotae.models,
 are imported by the functions that build the posts, which only lazy listeners call.
@@ -170,6 +174,31 @@ def failure_notice(error: str, channel: str, reference: str) -> str:
 
 
 NO_CHANNEL = "Sorry, no channel is set up to take questions from here any more."
+ASKED_MEMORY_SECONDS = 30 * 24 * 3600  # a question stays asked for a month
+
+
+def asked_key(answer_id: str) -> str:
+    """The thread-memory marker of an answer whose question was posted (its own key space)."""
+    return f"escalated:{answer_id}"
+
+
+def already_asked_notice(channel: str) -> str:
+    """The ephemeral to a second click: the question was posted before."""
+    return f"This question is already with the people in <#{channel}>; I'll let you know here when one of them answers."
+
+
+def asked_blocks(blocks: Any, block_id: str, channel: str) -> list[dict[str, Any]] | None:
+    """The answer's blocks with its "Ask a person" block replaced by a line saying where the
+    question went; None when that block is not among them (nothing to update)."""
+    if not isinstance(blocks, list):
+        return None
+    done = {
+        "type": "context",
+        "block_id": block_id,
+        "elements": [{"type": "mrkdwn", "text": f"Asked in <#{channel}>"}],
+    }
+    swapped = [done if isinstance(b, dict) and b.get("block_id") == block_id else b for b in blocks]
+    return swapped if done in swapped else None
 
 
 def knowledge_has_it(question: str, permalink: str | None) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from bot import handler as bot_handler
 from tests.functional import test_bot_ai_blocks
 from tests.functional import test_bot_knowledge_loop as loop
-from tests.functional.test_bot import deliver, mention, use_profiles
+from tests.functional.test_bot import deliver, mention, use_profiles, use_runtime
 from tests.functional.test_bot_ai_blocks import interaction, valid_blocks
 
 bot, editors, in_aws = loop.bot, loop.editors, loop.in_aws  # the fixtures, shared
@@ -37,33 +38,48 @@ def not_found_answer(slack, lam, event_id: str = "EvE1") -> dict[str, Any]:
     return next((b for b in blocks if b.get("block_id", "").startswith("escalate:")), {})
 
 
-def ask_a_person(block: dict[str, Any], *, user: str = "U1") -> dict[str, Any]:
-    [button] = block["elements"]
+def answer_message(slack) -> dict[str, Any]:
+    """The answer as a click carries it: its ts, its thread, and the blocks kotae last gave it."""
+    [update] = [u for u in slack.called("chat.update") if "blocks" in u][-1:]
     return {
-        "type": "block_actions",
-        "team": {"id": "T1"},
-        "user": {"id": user},
-        "api_app_id": "A1",
-        "token": "t",
-        "trigger_id": "1.5",
-        "container": {"type": "message", "channel_id": "C1", "message_ts": ANSWER_TS, "thread_ts": ROOT_TS},
-        "channel": {"id": "C1"},
-        "message": {"ts": ANSWER_TS, "thread_ts": ROOT_TS},
-        "actions": [
-            {
-                "type": "button",
-                "action_id": button["action_id"],
-                "block_id": block["block_id"],
-                "value": button["value"],
-                "action_ts": "1",
-            }
-        ],
+        "ts": ANSWER_TS,
+        "thread_ts": ROOT_TS,
+        "text": update["text"],
+        "blocks": valid_blocks(update["blocks"]),
     }
+
+
+def ask_a_person(block: dict[str, Any], *, user: str = "U1", message: dict | None = None) -> dict[str, Any]:
+    [button] = block["elements"]
+    action = {
+        "type": "button",
+        "action_id": button["action_id"],
+        "block_id": block["block_id"],
+        "value": button["value"],
+        "action_ts": "1",
+    }
+    return loop.payload(
+        "block_actions",
+        user,
+        trigger_id="1.5",
+        container={"type": "message", "channel_id": "C1", "message_ts": ANSWER_TS, "thread_ts": ROOT_TS},
+        channel={"id": "C1"},
+        message=message or {"ts": ANSWER_TS, "thread_ts": ROOT_TS},
+        actions=[action],
+    )
 
 
 def metadata_of(message: dict[str, Any]) -> dict[str, Any]:
     metadata = message["metadata"]
     return metadata if isinstance(metadata, dict) else json.loads(metadata)
+
+
+@pytest.fixture
+def not_found(bot, monkeypatch, tmp_path):
+    """The bot with PROFILES, after a not-found answer: (slack, lam, its "Ask a person" block)."""
+    slack, lam = bot
+    use_profiles(monkeypatch, tmp_path, PROFILES)
+    return slack, lam, not_found_answer(slack, lam)
 
 
 def test_not_found_goes_to_people_and_their_answer_saved_tells_the_original_thread(
@@ -151,12 +167,8 @@ def test_a_thread_started_by_another_app_is_no_escalation(editors, monkeypatch, 
         pytest.param("ratelimited", "Slack refused the post", id="other"),
     ],
 )
-def test_a_post_slack_refuses_is_told_to_the_clicker_with_a_reference(
-    bot, monkeypatch, tmp_path, caplog, error, says
-) -> None:
-    slack, lam = bot
-    use_profiles(monkeypatch, tmp_path, PROFILES)
-    block = not_found_answer(slack, lam)
+def test_a_post_slack_refuses_is_told_to_the_clicker_with_a_reference(not_found, caplog, error, says) -> None:
+    slack, lam, block = not_found
     slack.errors["chat.postMessage"] = error
     with caplog.at_level(logging.WARNING):
         interaction(ask_a_person(block))
@@ -217,3 +229,97 @@ def test_a_streamed_not_found_answer_offers_a_person_when_the_stream_stops(strea
     [stop] = slack.called("chat.stopStream")
     blocks = valid_blocks(stop["blocks"])
     assert [b["block_id"].split(":")[0] for b in blocks if "block_id" in b] == ["escalate", "feedback"]
+
+
+def asked_in(slack, channel: str = "CHELP") -> list[dict[str, Any]]:
+    """The updates that replaced the answer's "Ask a person" button, their blocks checked."""
+    updates = [u for u in slack.called("chat.update") if (u["channel"], u["ts"]) == ("C1", ANSWER_TS)]
+    return [u for u in updates if f"Asked in <#{channel}>" in json.dumps(valid_blocks(u["blocks"]))]
+
+
+def test_a_second_click_posts_nothing_and_the_button_says_where_the_question_went(not_found) -> None:
+    slack, lam, block = not_found
+    message = answer_message(slack)
+    # WHEN the asker clicks "Ask a person"
+    interaction(ask_a_person(block, message=message))
+    lam.wait()
+    # THEN the answer keeps its text and blocks, the button replaced by where the question went
+    [update] = asked_in(slack)
+    blocks = valid_blocks(update["blocks"])
+    assert update["text"] == message["text"] and len(blocks) == len(message["blocks"])
+    swapped = [b for b in blocks if b.get("block_id") == block["block_id"]]
+    assert swapped == [
+        {
+            "type": "context",
+            "block_id": block["block_id"],
+            "elements": [{"type": "mrkdwn", "text": "Asked in <#CHELP>"}],
+        }
+    ]
+    assert [b for b in blocks if b not in swapped] == [b for b in message["blocks"] if b != block]
+    # WHEN the button is clicked again, from a client that still shows it
+    interaction(ask_a_person(block, message=message))
+    lam.wait()
+    # THEN nothing more is posted in the escalation channel, and the clicker is told privately
+    assert len(loop.posted(slack, "CHELP")) == 1
+    [ephemeral] = slack.called("chat.postEphemeral")
+    assert ephemeral["user"] == "U1" and "already with the people in <#CHELP>" in ephemeral["text"]
+    assert len([m for m in loop.posted(slack, "C1") if m["text"].startswith("I've asked")]) == 1
+
+
+@pytest.mark.parametrize(
+    ("refuse", "warning", "attempts"),
+    [
+        pytest.param("chat.update", "could not replace the Ask a person button", 1, id="update-refused"),
+        pytest.param(None, "the clicked answer carries no Ask a person block to replace", 0, id="no-blocks"),
+    ],
+)
+def test_where_the_button_cannot_be_replaced_a_second_click_still_posts_nothing(
+    not_found, caplog, refuse, warning, attempts
+) -> None:
+    slack, lam, block = not_found
+    message = answer_message(slack) if refuse else None  # a click without the message's blocks
+    if refuse:
+        slack.errors[refuse] = "message_not_found"
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            interaction(ask_a_person(block, message=message))
+            lam.wait()
+    # THEN the question is posted once, whatever became of the button, and why is logged
+    assert len(loop.posted(slack, "CHELP")) == 1 and len(asked_in(slack)) == attempts
+    assert any(r.message == warning for r in caplog.records)
+
+
+class BrokenMemory:
+    """Thread memory whose store fails at ``fails`` ("known" or "remember")."""
+
+    def __init__(self, fails: str) -> None:
+        self.fails, self.kept = fails, set()
+
+    def known(self, key: str) -> bool:
+        if self.fails == "known":
+            raise sqlite3.OperationalError("database is locked")
+        return key in self.kept
+
+    def remember(self, key: str, seconds: int) -> None:
+        if self.fails == "remember":
+            raise sqlite3.OperationalError("database is locked")
+        self.kept.add(key)
+
+
+@pytest.mark.parametrize(
+    ("fails", "warning"),
+    [
+        pytest.param("known", "cannot tell whether the question was asked before", id="cannot-read"),
+        pytest.param("remember", "cannot remember that the question was asked", id="cannot-write"),
+    ],
+)
+def test_a_failing_memory_never_loses_the_question(not_found, caplog, fails, warning) -> None:
+    slack, lam, block = not_found
+    message = answer_message(slack)
+    use_runtime(threads=BrokenMemory(fails))  # the runtime the click finds
+    with caplog.at_level(logging.WARNING):
+        interaction(ask_a_person(block, message=message))
+        lam.wait()
+    # THEN the question is posted and the button replaced all the same; the failure is logged
+    assert len(loop.posted(slack, "CHELP")) == 1 and len(asked_in(slack)) == 1
+    assert any(r.message == warning for r in caplog.records)

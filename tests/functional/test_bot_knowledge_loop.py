@@ -51,20 +51,42 @@ def thread(slack, *, root: dict | None = None, reply_text: str = TERRACE_A, repl
     return reply
 
 
-def shortcut(message: dict, *, user: str = "U02", channel: str = "C1", trigger: str = "1.3") -> dict:
+def payload(kind: str, user: str, **fields: Any) -> dict:
+    """An interaction payload of this type from ``user``, with these fields."""
     return {
-        "type": "message_action",
-        "callback_id": "save_faq",
-        "trigger_id": trigger,
+        "type": kind,
         "team": {"id": "T1"},
         "user": {"id": user},
-        "channel": {"id": channel},
-        "message": message,
-        "message_ts": message["ts"],
-        "response_url": "https://hooks.slack.invalid/1",
         "api_app_id": "A1",
         "token": "t",
+        **fields,
     }
+
+
+def shortcut(message: dict, *, user: str = "U02", channel: str = "C1", trigger: str = "1.3") -> dict:
+    return payload(
+        "message_action",
+        user,
+        callback_id="save_faq",
+        trigger_id=trigger,
+        channel={"id": channel},
+        message=message,
+        message_ts=message["ts"],
+        response_url="https://hooks.slack.invalid/1",
+    )
+
+
+def home_button(value: str, *, user: str = "U02", trigger: str = "1.4") -> dict:
+    """A click of an App Home "Save as FAQ" button with this value."""
+    action = {
+        "type": "button",
+        "action_id": "open_save_faq",
+        "block_id": "b",
+        "value": value,
+        "action_ts": "1",
+    }
+    container = {"type": "view", "view_id": "VHOME"}
+    return payload("block_actions", user, trigger_id=trigger, container=container, actions=[action])
 
 
 def opened_form(slack, lam, payload: dict) -> dict[str, Any]:
@@ -113,14 +135,7 @@ def submission(view: dict, *, user: str = "U02", **changes: Any) -> dict:
             }
         },
     }
-    return {
-        "type": "view_submission",
-        "team": {"id": "T1"},
-        "user": {"id": user},
-        "api_app_id": "A1",
-        "token": "t",
-        "view": {**view, "id": "V1", "state": {"values": values}},
-    }
+    return payload("view_submission", user, view={**view, "id": "V1", "state": {"values": values}})
 
 
 def submit(lam, view: dict, **changes: Any) -> dict:
@@ -404,25 +419,7 @@ def test_an_app_home_button_opens_the_form_and_the_saver_is_told_by_dm(bot, monk
         monkeypatch, tmp_path, {"channels": {"CHR": {"scopes": ["public", "hr"], "editors": ["U02"]}}}
     )
     value = json.dumps({"question": "Where is the lost and found?", "answer_id": "a" * 32})
-    button = {
-        "type": "block_actions",
-        "team": {"id": "T1"},
-        "user": {"id": "U02"},
-        "api_app_id": "A1",
-        "token": "t",
-        "trigger_id": "1.4",
-        "container": {"type": "view", "view_id": "VHOME"},
-        "actions": [
-            {
-                "type": "button",
-                "action_id": "open_save_faq",
-                "block_id": "nf:1",
-                "value": value,
-                "action_ts": "1",
-            }
-        ],
-    }
-    view = opened_form(slack, lam, button)
+    view = opened_form(slack, lam, home_button(value))
     assert initial(view, "question") == "Where is the lost and found?" and initial(view, "answer") is None
     element = next(b for b in view["blocks"] if b["block_id"] == "scopes")["element"]
     assert [o["value"] for o in element["options"]] == ["public", "hr"]

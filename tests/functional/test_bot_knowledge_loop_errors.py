@@ -53,18 +53,7 @@ def test_a_non_editor_kotae_cannot_reach_in_the_channel_still_sees_the_notice(bo
     assert "could not tell a non-editor why" in warnings(caplog)
 
 
-HOME = {
-    "type": "block_actions",
-    "team": {"id": "T1"},
-    "user": {"id": "U02"},
-    "api_app_id": "A1",
-    "token": "t",
-    "trigger_id": "1.6",
-    "container": {"type": "view", "view_id": "VHOME"},
-    "actions": [
-        {"type": "button", "action_id": "open_save_faq", "block_id": "b", "value": "[]", "action_ts": "1"}
-    ],
-}
+HOME = loop.home_button("[]", trigger="1.6")  # a value kotae did not write
 
 
 @pytest.mark.parametrize(

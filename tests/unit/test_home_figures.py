@@ -77,31 +77,37 @@ def figures():
     return home_figures(ANSWERS, FEEDBACK, NOW)
 
 
-def test_the_last_7_days(figures) -> None:
-    week = figures.windows[0]
-    # a1, a2, a3, a10, a8, a9; answered a1 and a9 (by `found`); not found a2, a3, a10, a8 (by `found`)
-    assert (week.days, week.asked, week.answered, week.not_found, week.blocked) == (7, 6, 2, 4, 0)
-    assert week.refused_share == pytest.approx(4 / 6)
-    # v1: a1, a2, a10, a9: U1's last click on a1 is 👎, U2 👍, U3 👎 on a9; v2: a3, a8, no clicks
-    # (a5's 👎 two days ago is on an answer given 12 days ago, outside this window)
-    assert week.versions == (
-        VersionFeedback("answer", "v1", 4, 1, 2),
-        VersionFeedback("answer", "v2", 2, 0, 0),
-    )
-    assert (week.up, week.down, week.up_ratio) == (1, 2, pytest.approx(1 / 3))
-
-
-def test_the_last_30_days(figures) -> None:
-    month = figures.windows[1]
-    # + a4 (not found), a5 (answered), a6 (blocked); a7 is 40 days old
-    assert (month.days, month.asked, month.answered, month.not_found, month.blocked) == (30, 9, 3, 5, 1)
-    assert month.refused_share == pytest.approx(5 / 9)
-    # v2 gains a4, a5: U1's last click on a5 is 👍 (the 👎 withdrawn), U2's is 👎
-    assert month.versions == (
-        VersionFeedback("answer", "v1", 5, 1, 2),
-        VersionFeedback("answer", "v2", 4, 1, 1),
-    )
-    assert (month.up, month.down, month.up_ratio) == (2, 3, pytest.approx(2 / 5))
+@pytest.mark.parametrize(
+    ("index", "counts", "versions", "votes"),
+    [
+        pytest.param(
+            0,
+            # a1, a2, a3, a10, a8, a9; answered a1 and a9 (by `found`); not found a2, a3, a10, a8 (by `found`)
+            (7, 6, 2, 4, 0),
+            # v1: a1, a2, a10, a9: U1's last click on a1 is 👎, U2 👍, U3 👎 on a9; v2: a3, a8, no clicks
+            # (a5's 👎 two days ago is on an answer given 12 days ago, outside this window)
+            (VersionFeedback("answer", "v1", 4, 1, 2), VersionFeedback("answer", "v2", 2, 0, 0)),
+            (1, 2, 1 / 3),
+            id="last-7-days",
+        ),
+        pytest.param(
+            1,
+            # + a4 (not found), a5 (answered), a6 (blocked); a7 is 40 days old
+            (30, 9, 3, 5, 1),
+            # v2 gains a4, a5: U1's last click on a5 is 👍 (the 👎 withdrawn), U2's is 👎
+            (VersionFeedback("answer", "v1", 5, 1, 2), VersionFeedback("answer", "v2", 4, 1, 1)),
+            (2, 3, 2 / 5),
+            id="last-30-days",
+        ),
+    ],
+)
+def test_a_windows_figures(figures, index, counts, versions, votes) -> None:
+    window = figures.windows[index]
+    asked, not_found = counts[1], counts[3]
+    assert (window.days, window.asked, window.answered, window.not_found, window.blocked) == counts
+    assert window.refused_share == pytest.approx(not_found / asked)  # not found among all answers
+    assert window.versions == versions
+    assert (window.up, window.down, window.up_ratio) == (votes[0], votes[1], pytest.approx(votes[2]))
 
 
 def test_not_found_questions_cluster_near_duplicates(figures) -> None:
