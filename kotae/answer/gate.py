@@ -20,6 +20,12 @@ evidence from the question and the hits, each meaning the same on every store:
 A logistic regression combines them: its feature names, standardization, coefficients,
 operating threshold and provenance are data (``kotae/answer/data/gate.json``), fitted by
 ``kotae eval gate`` (kotae.evaluation.gate_fit); scoring is a dot product and a sigmoid.
+
+Questions dense retrieval ran for and questions it did not (a language the embedder does not
+know, or lexical-only retrieval) are two regimes: without a cosine the lexical evidence has to
+carry the decision, and one set of weights fitted across both leaned on the cosine and refused
+too many answerable Japanese questions. A model may therefore carry a second one, ``lexical``,
+with its own weights and operating point, used for every question without a dense score.
 """
 
 from __future__ import annotations
@@ -135,6 +141,8 @@ class GateModel(BaseModel):
     coefficients: list[float]
     intercept: float
     threshold: float = Field(ge=0.0, le=1.0)
+    # The model of the questions dense retrieval did not run for; None: this one serves both.
+    lexical: GateModel | None = None
     provenance: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -147,6 +155,8 @@ class GateModel(BaseModel):
             raise ValueError("features, means, scales and coefficients must have the same length")
         if any(scale <= 0 for scale in self.scales):
             raise ValueError("every scale must be positive")
+        if self.lexical is not None and self.lexical.lexical is not None:
+            raise ValueError("the lexical model cannot carry a lexical model of its own")
         return self
 
     def logit(self, features: Features) -> float:
@@ -160,17 +170,25 @@ class GateModel(BaseModel):
                 total += weight * (value - mean) / scale
         return total
 
+    def serving(self, features: Features) -> GateModel:
+        """The model for this question's regime: ``lexical`` when no dense score was measured."""
+        if self.lexical is not None and features.get("dense_missing") != 0.0:
+            return self.lexical
+        return self
+
     def probability(self, features: Features) -> float:
-        """P(the best hit answers the question), by the logistic function of :meth:`logit`."""
-        z = self.logit(features)
+        """P(the best hit answers the question), by the logistic function of the serving
+        model's :meth:`logit`."""
+        z = self.serving(features).logit(features)
         return 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
 
     def passes(self, features: Features | None, threshold: float | None = None) -> bool:
-        """Whether to answer: some hit, and a probability at the operating point or above
-        (``threshold``, e.g. a prompt version's, replaces the fitted one)."""
+        """Whether to answer: some hit, and a probability at the serving model's operating
+        point or above (``threshold``, e.g. a prompt version's, replaces the fitted one)."""
         if features is None:
             return False
-        return self.probability(features) >= (self.threshold if threshold is None else threshold)
+        cut = self.serving(features).threshold if threshold is None else threshold
+        return self.probability(features) >= cut
 
 
 DEFAULT_MODEL = "gate.json"

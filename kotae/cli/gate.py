@@ -17,6 +17,7 @@ from rich.markup import escape
 from kotae.cli.console import out, progress_bar, settings
 
 if TYPE_CHECKING:
+    from kotae.answer.gate import GateModel
     from kotae.evaluation.gate_fit import Observation
     from kotae.evaluation.gate_sets import GateSet
 
@@ -69,13 +70,17 @@ def eval_gate(
     fit, held = split(observations, seed)
     model = fit_gate(fit, l2=l2)
     figures = report(model, held)
-    model = model.model_copy(update={"provenance": _provenance(datasets, seed, l2, limit, also_lexical, sizes, fit, held, figures)})
+    model = model.model_copy(
+        update={"provenance": _provenance(datasets, seed, l2, limit, also_lexical, sizes, fit, held, figures)}
+    )
     if out_path is not None:
         out_path.write_text(model.model_dump_json(indent=2) + "\n", encoding="utf-8")
     if as_json:
-        print(json.dumps({"held_out": figures, "threshold": model.threshold, "sets": sizes}))
+        lexical = model.lexical.threshold if model.lexical else None
+        summary = {"held_out": figures, "threshold": model.threshold, "lexical_threshold": lexical}
+        print(json.dumps({**summary, "sets": sizes}))
         return
-    _print(figures, model.threshold, out_path)
+    _print(figures, model, out_path)
 
 
 def _provenance(
@@ -106,7 +111,7 @@ def _observe(gate_set: GateSet, also_lexical: bool) -> list[Observation]:
     (a second time by lexical retrieval alone when asked and an embedder is configured)."""
     from kotae.answer.retrieval import Retriever
     from kotae.app import Kotae
-    from kotae.evaluation.gate_fit import observe
+    from kotae.evaluation.gate_fit import dense_ran, observe
     from kotae.evaluation.retrieval import corpus_items
     from kotae.indexing.loader import batches
     from kotae.providers.sqlite_store import SQLiteStore
@@ -120,26 +125,29 @@ def _observe(gate_set: GateSet, also_lexical: bool) -> list[Observation]:
                     kotae.indexer.index_many([(item, None) for item in part])
                     progress.advance(task, len(part))
             config = kotae.settings
-            retrievers = [(gate_set, kotae.retriever)]
-            if also_lexical and kotae.embedder is not None:
-                lexical = Retriever(kotae.store, None, mode="lexical")
-                retrievers.append((replace(gate_set, name=f"{gate_set.name}/lexical"), lexical))
-            return [
-                found
-                for named, retriever in retrievers
-                for found in observe(
+
+            def seen(named: GateSet, retriever: Retriever) -> list[Observation]:
+                return observe(
                     named,
-                    lambda q, r=retriever: r.search(q, config.top_k),
+                    lambda q: retriever.search(q, config.top_k),
                     kotae.store,
                     min_relevance=config.min_relevance,
                     max_context_chars=config.max_context_chars,
                 )
-            ]
+
+            found = seen(gate_set, kotae.retriever)
+            # A second, lexical-only pass only for a set in a language the embedder knows (dense
+            # retrieval ran for most of its questions): otherwise it repeats the first, and the
+            # fit would count that set twice.
+            if also_lexical and kotae.embedder is not None and 2 * sum(map(dense_ran, found)) > len(found):
+                lexical = Retriever(kotae.store, None, mode="lexical")
+                found += seen(replace(gate_set, name=f"{gate_set.name}/lexical"), lexical)
+            return found
         finally:
             kotae.close()
 
 
-def _print(figures: dict[str, dict[str, Any]], threshold: float, written: Path | None) -> None:
+def _print(figures: dict[str, dict[str, Any]], model: GateModel, written: Path | None) -> None:
     for name, row in figures.items():
         gate, before = row["gate"], row["threshold"]
         out.print(
@@ -149,5 +157,7 @@ def _print(figures: dict[str, dict[str, Any]], threshold: float, written: Path |
             f"answers {before['answer_rate']:.3f} · refuses {before['refusal_rate']:.3f}"
         )
     out.print(
-        f"operating threshold {threshold:.3f}" + (escape(f"; model written to {written}") if written else "")
+        f"operating threshold {model.threshold:.3f}"
+        + (f" (without a dense score {model.lexical.threshold:.3f})" if model.lexical else "")
+        + (escape(f"; model written to {written}") if written else "")
     )

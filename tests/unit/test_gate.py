@@ -244,3 +244,22 @@ def test_the_packaged_gate_is_used_by_default_and_no_hits_is_no_evidence() -> No
 def test_the_gate_threshold_parameter_is_a_probability(value: float) -> None:
     with pytest.raises(ValidationError):
         PromptParameters(gate_threshold=value)
+
+
+def test_questions_without_a_dense_score_are_served_by_the_lexical_model() -> None:
+    # GIVEN a model whose own weights read the cosine and whose lexical model reads coverage
+    model = only("dense_similarity", weight=10.0, threshold=0.5).model_copy(
+        update={"lexical": only("coverage", weight=10.0, threshold=0.9)}
+    )
+    with_cosine = {"dense_similarity": 0.3, "dense_missing": 0.0, "coverage": 0.0}
+    without = {"dense_similarity": None, "dense_missing": 1.0, "coverage": 0.2}
+    # THEN each question is scored and cut by its regime's model
+    assert model.serving(with_cosine) is model and model.serving(without) is model.lexical
+    assert model.passes(with_cosine)  # sigmoid(3) = 0.95 >= 0.5
+    assert not model.passes(without)  # sigmoid(2) = 0.88 < 0.9, the lexical model's own cut
+    assert model.passes(without, threshold=0.8)  # a prompt version's threshold replaces either
+    # AND a lexical model cannot nest another
+    nested = model.model_dump()
+    nested["lexical"]["lexical"] = only("coverage").model_dump()
+    with pytest.raises(ValueError, match="cannot carry a lexical model"):
+        GateModel.model_validate(nested)

@@ -18,6 +18,7 @@ from kotae.evaluation.gate_fit import (
     fit_logistic,
     observe,
     report,
+    set_weights,
     split,
     standardization,
 )
@@ -220,3 +221,75 @@ def test_the_threshold_gates_figures_come_from_its_recorded_decisions() -> None:
 def test_a_set_without_judged_questions_builds_empty() -> None:
     empty = build_gate_set(BeirSet(corpus=[{"_id": "d", "title": "", "text": ""}], queries={}, qrels={}))
     assert empty.questions == [] and empty.removed == frozenset() and len(empty.corpus) == 1
+
+
+def test_every_set_weighs_the_same_in_the_fit() -> None:
+    rows = [obs("big", True, 0.5)] * 30 + [obs("small", False, 0.5)] * 10
+    weights = set_weights(rows)
+    assert sum(weights[:30]) == pytest.approx(sum(weights[30:])) == pytest.approx(20.0)
+    assert sum(weights) == pytest.approx(len(rows))
+
+
+def two_feature_sets() -> list[Observation]:
+    """A large set decided by coverage (title coverage is noise there) and a small one whose
+    coverage is the same for every question and whose title coverage decides."""
+    rng = random.Random(5)
+
+    def row(name: str, answerable: bool, coverage: float, title: float) -> Observation:
+        features = {"coverage": coverage, "title_coverage": title}
+        return Observation(name, f"{name}-{rng.random()}", answerable, features, True, True)
+
+    big = [row("big", True, 0.7 + rng.random() * 0.3, rng.random()) for _ in range(200)]
+    big += [row("big", False, rng.random() * 0.6, rng.random()) for _ in range(200)]
+    small = [row("small", True, 0.3 + rng.random() * 0.1, 0.6 + rng.random() * 0.4) for _ in range(10)]
+    small += [row("small", False, 0.3 + rng.random() * 0.1, rng.random() * 0.4) for _ in range(10)]
+    return big + small
+
+
+def test_a_small_set_is_not_outvoted_by_a_large_one(monkeypatch) -> None:
+    import kotae.evaluation.gate_fit as gate_fit
+
+    rows = two_feature_sets()
+    features = ["coverage", "title_coverage"]
+
+    def rates(model: GateModel) -> dict[str, float]:
+        return {name: row["gate"]["right_outcome"] for name, row in report(model, rows).items()}
+
+    weighted = fit_gate(rows, features=features)
+    monkeypatch.setattr(gate_fit, "set_weights", lambda observations: [1.0] * len(observations))
+    unweighted = fit_gate(rows, features=features)
+    # THEN with each set weighing the same, title coverage gets the weight the small set needs
+    assert weighted.coefficients[1] > 2 * unweighted.coefficients[1]
+    assert rates(weighted)["small"] == 1.0 > rates(unweighted)["small"]
+    assert sum(rates(weighted).values()) > sum(rates(unweighted).values())
+
+
+def dense_obs(name: str, answerable: bool, similarity: float) -> Observation:
+    features = {"coverage": 0.5, "dense_similarity": similarity, "dense_missing": 0.0}
+    return Observation(name, f"{name}-{random.random()}", answerable, features, True, True)
+
+
+def lexical_obs(name: str, answerable: bool, coverage: float) -> Observation:
+    features = {"coverage": coverage, "dense_similarity": None, "dense_missing": 1.0}
+    return Observation(name, f"{name}-{random.random()}", answerable, features, True, True)
+
+
+def test_questions_with_and_without_a_dense_score_get_a_model_each() -> None:
+    # GIVEN English questions decided by their cosine (coverage says nothing) and Japanese ones
+    # without a cosine, decided by coverage
+    dense = [dense_obs("en", True, 0.7 + i / 100) for i in range(20)] + [
+        dense_obs("en", False, 0.2 + i / 100) for i in range(20)
+    ]
+    lexical = [lexical_obs("ja", True, 0.6 + i / 100) for i in range(20)] + [
+        lexical_obs("ja", False, 0.1 + i / 100) for i in range(20)
+    ]
+    model = fit_gate(dense + lexical, features=["coverage", "dense_similarity", "dense_missing"])
+    # THEN the lexical model weighs coverage, the dense one the cosine, and both sets are right
+    assert model.lexical is not None and model.lexical.lexical is None
+    assert model.lexical.coefficients[0] > 0.5 and model.coefficients[1] > 0.5
+    assert {name: row["gate"]["right_outcome"] for name, row in report(model, dense + lexical).items()} == {
+        "en": 1.0,
+        "ja": 1.0,
+    }
+    # AND a model fitted on one regime only has no second model
+    assert fit_gate(lexical, features=["coverage"]).lexical is None

@@ -167,7 +167,9 @@ def test_the_prompt_versions_parameters_choose_the_evidence(make_kotae, generato
     (prompts / "answer" / "strict.j2").write_text(
         '{% block parameters %}{"min_relevance": 1.0}{% endblock %}' + body
     )
-    app = make_kotae(generator=generator, prompts_dir=prompts)
+    # The two-topic question needs both entries as sources; the calibrated gate refuses it (the
+    # best entry covers half of it), so the version parameters are shown under the threshold rule.
+    app = make_kotae(generator=generator, prompts_dir=prompts, answer_gate="threshold")
     app.indexer.index_many([(item, None) for item in KNOWLEDGE])
     generator.enqueue("A [S1].")
     generator.enqueue("A [S1].")
