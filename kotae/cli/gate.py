@@ -111,7 +111,7 @@ def _observe(gate_set: GateSet, also_lexical: bool) -> list[Observation]:
     (a second time by lexical retrieval alone when asked and an embedder is configured)."""
     from kotae.answer.retrieval import Retriever
     from kotae.app import Kotae
-    from kotae.evaluation.gate_fit import dense_ran, observe
+    from kotae.evaluation.gate_fit import in_embedder_language, observe
     from kotae.evaluation.retrieval import corpus_items
     from kotae.indexing.loader import batches
     from kotae.providers.sqlite_store import SQLiteStore
@@ -136,10 +136,7 @@ def _observe(gate_set: GateSet, also_lexical: bool) -> list[Observation]:
                 )
 
             found = seen(gate_set, kotae.retriever)
-            # A second, lexical-only pass only for a set in a language the embedder knows (dense
-            # retrieval ran for most of its questions): otherwise it repeats the first, and the
-            # fit would count that set twice.
-            if also_lexical and kotae.embedder is not None and 2 * sum(map(dense_ran, found)) > len(found):
+            if also_lexical and kotae.embedder is not None and in_embedder_language(found):
                 lexical = Retriever(kotae.store, None, mode="lexical")
                 found += seen(replace(gate_set, name=f"{gate_set.name}/lexical"), lexical)
             return found

@@ -175,6 +175,13 @@ def dense_ran(observation: Observation) -> bool:
     return observation.features is not None and observation.features.get("dense_missing") == 0.0
 
 
+def in_embedder_language(observations: Sequence[Observation]) -> bool:
+    """Whether dense retrieval ran for most of a set's questions: only such a set is worth a
+    second, lexical-only pass (``--also-lexical``); for any other the pass repeats the first,
+    and the fit would count the set twice."""
+    return 2 * sum(map(dense_ran, observations)) > len(observations)
+
+
 def fit_one(observations: Sequence[Observation], *, l2: float, features: Sequence[str]) -> GateModel:
     """One model, each set weighing the same, with the threshold that serves them best."""
     import numpy as np

@@ -16,6 +16,7 @@ from kotae.evaluation.gate_fit import (
     figures,
     fit_gate,
     fit_logistic,
+    in_embedder_language,
     observe,
     report,
     set_weights,
@@ -293,3 +294,11 @@ def test_questions_with_and_without_a_dense_score_get_a_model_each() -> None:
     }
     # AND a model fitted on one regime only has no second model
     assert fit_gate(lexical, features=["coverage"]).lexical is None
+
+
+def test_a_lexical_second_pass_only_for_sets_the_embedder_reads() -> None:
+    # An English set: dense ran for most questions; a Japanese one: for one stray question only
+    english = [dense_obs("en", True, 0.8) for _ in range(9)] + [lexical_obs("en", True, 0.5)]
+    japanese = [dense_obs("ja", True, 0.8)] + [lexical_obs("ja", True, 0.5) for _ in range(9)]
+    assert in_embedder_language(english) and not in_embedder_language(japanese)
+    assert not in_embedder_language([obs("none", True, None)])  # nothing retrieved at all
